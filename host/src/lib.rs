@@ -1,0 +1,18 @@
+//! The wasm-otel host: runs a WebAssembly guest inside a sandbox with
+//! limits, implements `wasi:otel` for it, and forwards what the guest
+//! reports to an OpenTelemetry backend.
+//!
+//! The `wasm-otel` binary is a thin layer over this library:
+//! [`cli`] turns flags and environment into a [`RunConfig`], and
+//! [`run::run`] carries out one run and says how it ended.
+
+pub mod cli;
+pub mod export;
+pub mod ids;
+pub mod load;
+pub mod run;
+pub mod sandbox;
+pub mod telemetry;
+
+pub use cli::RunConfig;
+pub use run::{Outcome, RunError, run};

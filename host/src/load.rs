@@ -1,0 +1,160 @@
+//! Bytes to something runnable: a component as it is, a wasip1 module that
+//! imports WIT interfaces made into a component, or a plain wasip1 module.
+
+mod exit_code;
+
+use std::path::{Path, PathBuf};
+
+use wasi_preview1_component_adapter_provider::{
+    WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME, WASI_SNAPSHOT_PREVIEW1_COMMAND_ADAPTER,
+};
+use wasmtime::Engine;
+use wasmtime::Module;
+use wasmtime::component::Component;
+
+/// What a file turned out to be, compiled for an engine.
+pub enum Guest {
+    /// A component, given as one or made from a wasip1 module.
+    Component {
+        /// The compiled component.
+        component: Component,
+        /// True when it was made from a core module here.
+        componentized: bool,
+    },
+    /// A plain wasip1 module, run on the preview-1 linker.
+    Module(Module),
+}
+
+impl Guest {
+    /// A short name for the kind, for spans and messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Guest::Component {
+                componentized: false,
+                ..
+            } => "component",
+            Guest::Component {
+                componentized: true,
+                ..
+            } => "wasip1 module with WIT imports",
+            Guest::Module(_) => "wasip1 module",
+        }
+    }
+}
+
+/// A file that cannot be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// There is no such file.
+    #[error("no such file `{}`", .0.display())]
+    NotFound(PathBuf),
+    /// The file exists but cannot be read.
+    #[error("cannot read `{}`: {source}", .path.display())]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not WebAssembly, or not valid.
+    #[error("`{}` is not a valid WebAssembly module or component: {reason:#}", .path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: wasmtime::Error,
+    },
+}
+
+/// Reads and compiles the file at `path`.
+pub fn load(engine: &Engine, path: &Path) -> Result<Guest, LoadError> {
+    let bytes = std::fs::read(path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => LoadError::NotFound(path.to_owned()),
+        _ => LoadError::Unreadable {
+            path: path.to_owned(),
+            source,
+        },
+    })?;
+    let invalid = |reason: wasmtime::Error| LoadError::Invalid {
+        path: path.to_owned(),
+        reason,
+    };
+
+    if wasmparser::Parser::is_component(&bytes) {
+        let component = Component::new(engine, &bytes).map_err(invalid)?;
+        return Ok(Guest::Component {
+            component,
+            componentized: false,
+        });
+    }
+    if !wasmparser::Parser::is_core_wasm(&bytes) {
+        return Err(invalid(wasmtime::format_err!(
+            "it does not start with the WebAssembly magic number"
+        )));
+    }
+
+    if imports_wit(&bytes).map_err(invalid)? {
+        let component_bytes = componentize(&bytes).map_err(invalid)?;
+        let component = Component::new(engine, &component_bytes).map_err(invalid)?;
+        return Ok(Guest::Component {
+            component,
+            componentized: true,
+        });
+    }
+    let module = Module::new(engine, &bytes).map_err(invalid)?;
+    Ok(Guest::Module(module))
+}
+
+/// Whether a core module imports anything beyond WASI preview 1 and says,
+/// in the custom section `wit-bindgen` writes, which WIT types it means.
+/// A module with other imports but no such section is left to the
+/// preview-1 linker, which names the first import it cannot satisfy.
+fn imports_wit(bytes: &[u8]) -> wasmtime::Result<bool> {
+    use wasmparser::{Parser, Payload};
+
+    let mut foreign_imports = false;
+    let mut component_type = false;
+    for payload in Parser::new(0).parse_all(bytes) {
+        match payload? {
+            Payload::ImportSection(imports) => {
+                for import in imports.into_imports() {
+                    if import?.module != WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME {
+                        foreign_imports = true;
+                    }
+                }
+            }
+            Payload::CustomSection(section) if section.name().starts_with("component-type") => {
+                component_type = true;
+            }
+            _ => {}
+        }
+    }
+    Ok(foreign_imports && component_type)
+}
+
+/// Makes a component of a wasip1 command module, with the preview-1
+/// command adapter standing in for WASI preview 1 and the exit-code
+/// adapter for `proc_exit`.
+fn componentize(bytes: &[u8]) -> wasmtime::Result<Vec<u8>> {
+    let rerouted = exit_code::reroute(bytes)?;
+    let exit_adapter = match rerouted {
+        Some(_) => Some(exit_code::adapter()?),
+        None => None,
+    };
+    let module = rerouted.as_deref().unwrap_or(bytes);
+
+    let encode = || {
+        let mut encoder = wit_component::ComponentEncoder::default()
+            .module(module)?
+            .validate(true)
+            .adapter(
+                WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME,
+                WASI_SNAPSHOT_PREVIEW1_COMMAND_ADAPTER,
+            )?;
+        if let Some(adapter) = &exit_adapter {
+            encoder = encoder.adapter(exit_code::ADAPTER_NAME, adapter)?;
+        }
+        encoder.encode()
+    };
+    encode().map_err(wasmtime::Error::from_anyhow)
+}

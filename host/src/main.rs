@@ -1,0 +1,56 @@
+//! The `wasm-otel` command: parses flags, runs one guest, exits with the
+//! code that says how the run ended.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+use wasm_otel_host::cli::{Cli, Command};
+use wasm_otel_host::run::EXIT_USAGE;
+
+fn main() -> ExitCode {
+    init_diagnostics();
+
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            // clap prints help and version on stdout and exits 0; every
+            // other parse failure is a usage error.
+            let code = if err.use_stderr() { EXIT_USAGE } else { 0 };
+            let _ = err.print();
+            return ExitCode::from(code);
+        }
+    };
+
+    match cli.command {
+        Command::Run(args) => {
+            let config = match args.into_config(&|name| std::env::var(name).ok()) {
+                Ok(config) => config,
+                Err(err) => {
+                    eprintln!("error: {err}");
+                    return ExitCode::from(EXIT_USAGE);
+                }
+            };
+            match wasm_otel_host::run(config) {
+                Ok(outcome) => ExitCode::from(outcome.exit_code()),
+                Err(err) => {
+                    eprintln!("error: {err:#}");
+                    ExitCode::from(err.exit_code())
+                }
+            }
+        }
+    }
+}
+
+/// The host's own diagnostics go to stderr through `tracing`, never into
+/// the guest's telemetry. `WASM_OTEL_LOG` sets the filter (default `warn`).
+fn init_diagnostics() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WASM_OTEL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
+}
