@@ -3,9 +3,13 @@
 //! Nothing here touches the guest or the network: it only decides what a
 //! run will do, so every rule about precedence can be tested in isolation.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::limits::Limits;
+use crate::sandbox::{Policy, Preopen};
 
 /// `wasm-otel`: run WebAssembly guests in a sandbox and send what they
 /// report through `wasi:otel` to an OpenTelemetry backend.
@@ -29,10 +33,13 @@ pub enum Command {
 const EXIT_CODES_HELP: &str = "\
 Exit codes:
   N    the guest exited with code N
+  124  the guest ran past --timeout
   125  usage or configuration error
   126  the file is not valid wasm or cannot be instantiated
   127  the file does not exist
-  134  the guest trapped";
+  134  the guest trapped (stack overflow, unreachable, ...)
+  137  the guest failed after reaching --max-memory
+  152  the guest used up its --fuel";
 
 /// Where the run's spans go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -64,6 +71,55 @@ pub struct RunArgs {
     #[arg(long, value_enum, value_name = "KIND")]
     pub exporter: Option<ExporterKind>,
 
+    /// Instruction budget. When unset, no fuel metering is compiled in.
+    /// [default: unlimited]
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = parse_fuel,
+        allow_hyphen_values = true
+    )]
+    pub fuel: Option<u64>,
+
+    /// Wall-clock deadline, such as `500ms`, `5s` or `2m`.
+    /// [default: none]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+
+    /// Cap on each linear memory of the guest, such as `64MiB` or `1GiB`.
+    /// Growth past it fails inside the guest. [default: 512MiB]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_memory: Option<u64>,
+
+    /// The guest's stack. [default: 512KiB]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_stack: Option<u64>,
+
+    /// Cap on each of the guest's stdout and stderr; past it output is
+    /// discarded and counted. [default: 64MiB]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_output: Option<u64>,
+
+    /// Grant a host directory read-only, seen by the guest at GUEST (by
+    /// default at HOST as given). Repeatable. [default: no directory]
+    #[arg(long = "dir", value_name = "HOST[::GUEST]")]
+    pub dirs: Vec<String>,
+
+    /// Grant a host directory read-write. Repeatable.
+    #[arg(long = "dir-rw", value_name = "HOST[::GUEST]")]
+    pub dirs_rw: Vec<String>,
+
+    /// Pass one environment variable, its value taken from the host's
+    /// environment when `=VALUE` is left out. Repeatable.
+    /// [default: no variable]
+    #[arg(long = "env", value_name = "NAME[=VALUE]")]
+    pub env: Vec<String>,
+
+    /// Define every import the host does not provide as a function that
+    /// traps when called, instead of refusing to run the guest.
+    #[arg(long)]
+    pub trap_unknown_imports: bool,
+
     /// The `.wasm` file to run.
     #[arg(value_name = "WASM")]
     pub wasm: PathBuf,
@@ -88,6 +144,12 @@ pub struct RunConfig {
     pub service_name: String,
     /// Where spans go.
     pub export: ExportConfig,
+    /// The guest's box.
+    pub limits: Limits,
+    /// What the guest may see beyond its arguments and streams.
+    pub sandbox: Policy,
+    /// Whether imports the host lacks become trapping functions.
+    pub trap_unknown_imports: bool,
 }
 
 /// The resolved destination of the run's spans.
@@ -113,6 +175,24 @@ pub enum ConfigError {
          OTEL_EXPORTER_OTLP_ENDPOINT)"
     )]
     OtlpWithoutEndpoint,
+    /// A `--dir` or `--dir-rw` value that cannot be granted.
+    #[error("`{flag} {value}`: {reason}")]
+    BadDir {
+        /// `--dir` or `--dir-rw`.
+        flag: &'static str,
+        /// The value given.
+        value: String,
+        /// What is wrong, and what to do.
+        reason: String,
+    },
+    /// A `--env` value that cannot be passed.
+    #[error("`--env {value}`: {reason}")]
+    BadEnv {
+        /// The value given.
+        value: String,
+        /// What is wrong, and what to do.
+        reason: String,
+    },
     /// An endpoint is not an `http://` or `https://` URL.
     #[error("{name} is `{value}`, not an http:// or https:// URL")]
     BadEndpoint {
@@ -144,11 +224,38 @@ impl RunArgs {
             .or_else(|| env("OTEL_SERVICE_NAME").filter(|s| !s.is_empty()))
             .unwrap_or_else(|| module_stem(&self.wasm));
 
+        let defaults = Limits::default();
+        let limits = Limits {
+            fuel: self.fuel,
+            timeout: self.timeout,
+            max_memory: self.max_memory.unwrap_or(defaults.max_memory),
+            max_stack: self.max_stack.unwrap_or(defaults.max_stack),
+            max_output: self.max_output.unwrap_or(defaults.max_output),
+        };
+
+        let mut dirs = Vec::new();
+        for (flag, values, writable) in [
+            ("--dir", &self.dirs, false),
+            ("--dir-rw", &self.dirs_rw, true),
+        ] {
+            for value in values {
+                dirs.push(preopen(flag, value, writable)?);
+            }
+        }
+        let env = self
+            .env
+            .iter()
+            .map(|value| env_var(value, env))
+            .collect::<Result<_, _>>()?;
+
         Ok(RunConfig {
             wasm: self.wasm,
             args: self.args,
             service_name,
             export,
+            limits,
+            sandbox: Policy { dirs, env },
+            trap_unknown_imports: self.trap_unknown_imports,
         })
     }
 }
@@ -179,6 +286,83 @@ fn traces_endpoint(
         return Ok(Some(value));
     }
     Ok(Some(format!("{}/v1/traces", value.trim_end_matches('/'))))
+}
+
+/// Reads `HOST[::GUEST]`; the host side must be an existing directory.
+fn preopen(flag: &'static str, value: &str, writable: bool) -> Result<Preopen, ConfigError> {
+    let bad = |reason: &str| ConfigError::BadDir {
+        flag,
+        value: value.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let (host, guest) = value.split_once("::").unwrap_or((value, value));
+    if host.is_empty() || guest.is_empty() {
+        return Err(bad(
+            "give a directory, and after `::` the path the guest sees",
+        ));
+    }
+    if !Path::new(host).is_dir() {
+        return Err(bad(&format!(
+            "`{host}` is not a directory (give an existing one)"
+        )));
+    }
+    Ok(Preopen {
+        host: PathBuf::from(host),
+        guest: guest.to_owned(),
+        writable,
+    })
+}
+
+/// Reads `NAME[=VALUE]`, taking the value from the host when absent.
+fn env_var(
+    value: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(String, String), ConfigError> {
+    let bad = |reason: String| ConfigError::BadEnv {
+        value: value.to_owned(),
+        reason,
+    };
+    let (name, given) = match value.split_once('=') {
+        Some((name, given)) => (name, Some(given.to_owned())),
+        None => (value, None),
+    };
+    if name.is_empty() {
+        return Err(bad(
+            "give a variable name, as in `--env NAME=VALUE`".to_owned()
+        ));
+    }
+    let value = match given.or_else(|| env(name)) {
+        Some(value) => value,
+        None => {
+            return Err(bad(format!(
+                "`{name}` is not set on the host (give a value with `--env {name}=VALUE`)"
+            )));
+        }
+    };
+    Ok((name.to_owned(), value))
+}
+
+/// Reads an instruction budget: a whole number, `_` allowed between
+/// digits (`1_000_000`).
+fn parse_fuel(text: &str) -> Result<u64, String> {
+    text.replace('_', "").parse().map_err(|_| {
+        format!("`{text}` is not a whole number of instructions (write it as `1000000000`)")
+    })
+}
+
+/// Reads a duration such as `500ms`, `5s`, `2m` or `1h 30m`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|_| format!("`{text}` is not a duration (write it as `500ms`, `5s` or `2m`)"))
+}
+
+/// Reads a size such as `65536`, `64KiB`, `64MiB` or `1GiB` (also `MB`,
+/// `GB`: powers of ten).
+fn parse_size(text: &str) -> Result<u64, String> {
+    text.trim()
+        .parse::<bytesize::ByteSize>()
+        .map(|size| size.as_u64())
+        .map_err(|_| format!("`{text}` is not a size (write it as `64MiB` or `1GiB`)"))
 }
 
 /// The file name without its extension, for a default `service.name`.
@@ -274,6 +458,82 @@ mod tests {
         assert_eq!(config(&[], &vars).unwrap().service_name, "from-env");
         let flags = ["--service-name", "from-flag"];
         assert_eq!(config(&flags, &vars).unwrap().service_name, "from-flag");
+    }
+
+    #[test]
+    fn limits_have_defaults_and_read_units() {
+        let defaults = config(&[], &[]).unwrap().limits;
+        assert_eq!(defaults, Limits::default());
+        assert_eq!(defaults.max_memory, 512 << 20);
+
+        let flags = [
+            "--fuel",
+            "1000",
+            "--timeout",
+            "1500ms",
+            "--max-memory",
+            "64MiB",
+            "--max-stack",
+            "1MiB",
+            "--max-output",
+            "4KiB",
+        ];
+        let limits = config(&flags, &[]).unwrap().limits;
+        assert_eq!(limits.fuel, Some(1000));
+        assert_eq!(limits.timeout, Some(Duration::from_millis(1500)));
+        assert_eq!(limits.max_memory, 64 << 20);
+        assert_eq!(limits.max_stack, 1 << 20);
+        assert_eq!(limits.max_output, 4096);
+    }
+
+    #[test]
+    fn bad_sizes_and_durations_name_the_value() {
+        let argv = ["wasm-otel", "run", "--max-memory", "lots", "a.wasm"];
+        let err = Cli::try_parse_from(argv).unwrap_err().to_string();
+        assert!(err.contains("`lots` is not a size"), "{err}");
+        let argv = ["wasm-otel", "run", "--timeout", "soon", "a.wasm"];
+        let err = Cli::try_parse_from(argv).unwrap_err().to_string();
+        assert!(err.contains("`soon` is not a duration"), "{err}");
+        let argv = ["wasm-otel", "run", "--fuel", "-1", "a.wasm"];
+        let err = Cli::try_parse_from(argv).unwrap_err().to_string();
+        assert!(err.contains("`-1` is not a whole number"), "{err}");
+    }
+
+    #[test]
+    fn dirs_map_host_to_guest_paths() {
+        let tmp = std::env::temp_dir();
+        let tmp = tmp.to_str().unwrap();
+        let ro = format!("{tmp}::/data");
+        let got = config(&["--dir", &ro, "--dir-rw", tmp], &[])
+            .unwrap()
+            .sandbox;
+        assert_eq!(got.dirs.len(), 2);
+        assert_eq!(got.dirs[0].guest, "/data");
+        assert!(!got.dirs[0].writable);
+        assert_eq!(got.dirs[1].guest, tmp);
+        assert!(got.dirs[1].writable);
+
+        let err = config(&["--dir", "/no/such/dir"], &[]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("`/no/such/dir` is not a directory"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn env_values_come_from_the_flag_or_the_host() {
+        let vars = [("HOME", "/home/me")];
+        let got = config(&["--env", "A=1", "--env", "HOME", "--env", "E="], &vars).unwrap();
+        let expected = [("A", "1"), ("HOME", "/home/me"), ("E", "")];
+        let expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(got.sandbox.env, expected);
+
+        let err = config(&["--env", "MISSING"], &[]).unwrap_err();
+        assert!(err.to_string().contains("`--env MISSING=VALUE`"), "{err}");
     }
 
     #[test]

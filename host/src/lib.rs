@@ -9,7 +9,9 @@
 pub mod cli;
 pub mod export;
 pub mod ids;
+pub mod limits;
 pub mod load;
+pub mod output;
 pub mod run;
 pub mod sandbox;
 pub mod telemetry;

@@ -32,7 +32,12 @@ fn main() -> ExitCode {
                 }
             };
             match wasm_otel_host::run(config) {
-                Ok(outcome) => ExitCode::from(outcome.exit_code()),
+                Ok(outcome) => {
+                    if let Some(message) = outcome.message() {
+                        eprintln!("error: {message}");
+                    }
+                    ExitCode::from(outcome.exit_code())
+                }
                 Err(err) => {
                     eprintln!("error: {err:#}");
                     ExitCode::from(err.exit_code())

@@ -1,59 +1,39 @@
-//! One run, from a path to an exit code: load, sandbox, run under a
-//! `wasm.run` span, flush the telemetry.
+//! One run, from a path to an exit code: load, sandbox, limit, run under
+//! a `wasm.run` span, flush the telemetry.
 
-use std::borrow::Cow;
+mod outcome;
+mod span;
+
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::sync::mpsc;
+use std::time::{Duration, SystemTime};
 
-use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceState};
-use opentelemetry::{InstrumentationScope, KeyValue};
+use opentelemetry::trace::{SpanContext, TraceFlags, TraceState};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 use wasmtime::component::{Linker as ComponentLinker, ResourceTable};
-use wasmtime::{Engine, Linker, Store, Trap};
+use wasmtime::{Engine, Linker, Store};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::bindings::sync::Command;
-use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::cli::RunConfig;
 use crate::export::{ExportSetupError, Pipeline};
+use crate::ids;
+use crate::limits::{EpochTicker, GuestLimiter, HOSTCALL_FUEL, RESOURCE_TABLE_CAPACITY};
 use crate::load::{self, Guest, LoadError};
+use crate::output::{CappedOutput, Stream};
+use crate::sandbox::{self, Stdio};
 use crate::telemetry::{self, GuestTelemetry, TelemetryStats};
-use crate::{ids, sandbox};
 
-/// Exit code for a usage or configuration error.
-pub const EXIT_USAGE: u8 = 125;
-/// Exit code for a file that is not valid wasm or cannot be instantiated.
-pub const EXIT_CANNOT_RUN: u8 = 126;
-/// Exit code for a file that does not exist.
-pub const EXIT_NOT_FOUND: u8 = 127;
-/// Exit code for a guest that trapped.
-pub const EXIT_TRAP: u8 = 134;
+pub use outcome::{
+    EXIT_CANNOT_RUN, EXIT_FUEL, EXIT_MEMORY, EXIT_NOT_FOUND, EXIT_TIMEOUT, EXIT_TRAP, EXIT_USAGE,
+    Ended, Outcome,
+};
+pub use span::{RunFacts, RunSpan};
 
-/// How a guest's run ended.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
-    /// The guest exited with this code (0 when `main` returned).
-    Exited(i32),
-    /// The guest trapped.
-    Trapped {
-        /// The kind of trap, such as `unreachable`.
-        kind: String,
-        /// The full message, with the wasm backtrace where there is one.
-        message: String,
-    },
-}
-
-impl Outcome {
-    /// The process exit code that reports this outcome.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            // Codes past 255 wrap, as a shell reports them.
-            Outcome::Exited(code) => (*code & 0xff) as u8,
-            Outcome::Trapped { .. } => EXIT_TRAP,
-        }
-    }
-}
+/// How long past `--timeout` the host waits for a guest blocked inside a
+/// host call (where epochs cannot reach it) before ending the process.
+const BLOCKED_GRACE: Duration = Duration::from_millis(500);
 
 /// A run that could not start.
 #[derive(Debug, thiserror::Error)]
@@ -62,7 +42,7 @@ pub enum RunError {
     #[error(transparent)]
     Load(#[from] LoadError),
     /// The guest needs something the host does not provide.
-    #[error("cannot instantiate `{path}`: {reason:#}")]
+    #[error("cannot instantiate `{path}`: {reason:#}{}", remedy(reason))]
     Instantiate {
         /// The file.
         path: String,
@@ -75,6 +55,19 @@ pub enum RunError {
     /// The engine could not be set up.
     #[error("cannot set up the WebAssembly engine: {0:#}")]
     Engine(wasmtime::Error),
+    /// A granted directory could not be opened.
+    #[error("{0}")]
+    Sandbox(std::io::Error),
+}
+
+/// What to do about an instantiation failure, when there is something.
+fn remedy(reason: &wasmtime::Error) -> &'static str {
+    if format!("{reason:#}").contains("unknown import") {
+        " (to run it anyway, with such imports trapping when called, \
+         add --trap-unknown-imports)"
+    } else {
+        ""
+    }
 }
 
 impl RunError {
@@ -83,7 +76,7 @@ impl RunError {
         match self {
             RunError::Load(LoadError::NotFound(_)) => EXIT_NOT_FOUND,
             RunError::Load(_) | RunError::Instantiate { .. } => EXIT_CANNOT_RUN,
-            RunError::Export(_) | RunError::Engine(_) => EXIT_USAGE,
+            RunError::Export(_) | RunError::Engine(_) | RunError::Sandbox(_) => EXIT_USAGE,
         }
     }
 }
@@ -91,7 +84,9 @@ impl RunError {
 /// Runs the guest `config` names and reports how it ended. The run's
 /// telemetry is flushed before this returns.
 pub fn run(config: RunConfig) -> Result<Outcome, RunError> {
-    let engine = Engine::new(&wasmtime::Config::new()).map_err(RunError::Engine)?;
+    let mut engine_config = wasmtime::Config::new();
+    config.limits.configure(&mut engine_config);
+    let engine = Engine::new(&engine_config).map_err(RunError::Engine)?;
     let guest = load::load(&engine, &config.wasm)?;
 
     let module_name = config
@@ -106,50 +101,74 @@ pub fn run(config: RunConfig) -> Result<Outcome, RunError> {
 
     // The run's own span: its context is what the guest hangs its root
     // spans under, and it is exported last, with the outcome.
-    let run_context = SpanContext::new(
-        ids::new_trace_id(),
-        ids::new_span_id(),
-        TraceFlags::SAMPLED,
-        false,
-        TraceState::default(),
-    );
-    let started = SystemTime::now();
-    let telemetry = GuestTelemetry::new(pipeline.clone(), run_context.clone());
+    let run_span = RunSpan {
+        context: SpanContext::new(
+            ids::new_trace_id(),
+            ids::new_span_id(),
+            TraceFlags::SAMPLED,
+            false,
+            TraceState::default(),
+        ),
+        started: SystemTime::now(),
+        module_name: module_name.clone(),
+        kind: guest.kind(),
+    };
+    let stdio = Stdio {
+        stdout: CappedOutput::new(Stream::Stdout, config.limits.max_output),
+        stderr: CappedOutput::new(Stream::Stderr, config.limits.max_output),
+    };
+    let telemetry = GuestTelemetry::new(pipeline.clone(), run_span.context.clone());
+
+    let _ticker = config.limits.timeout.map(|_| EpochTicker::start(&engine));
+    let _watchdog = config
+        .limits
+        .timeout
+        .map(|timeout| Watchdog::start(timeout, &run_span, &pipeline));
 
     let ran = match &guest {
         Guest::Component { component, .. } => {
-            run_component(&engine, component, &config, &module_name, telemetry)
+            run_component(&engine, component, &config, &module_name, &stdio, telemetry)
         }
-        Guest::Module(module) => run_module(&engine, module, &config, &module_name)
-            .map(|outcome| (outcome, TelemetryStats::default())),
+        Guest::Module(module) => run_module(&engine, module, &config, &module_name, &stdio),
     };
-    let (outcome, stats) = match ran {
-        Ok(done) => done,
-        Err(reason) => {
+    let facts = match ran {
+        Ok(facts) => facts,
+        Err(Failure::Instantiate(reason)) => {
             pipeline.shutdown();
             return Err(RunError::Instantiate {
                 path: config.wasm.display().to_string(),
                 reason,
             });
         }
+        Err(Failure::Sandbox(err)) => {
+            pipeline.shutdown();
+            return Err(RunError::Sandbox(err));
+        }
     };
+    let facts = RunFacts {
+        output_dropped: stdio.stdout.counts().dropped() + stdio.stderr.counts().dropped(),
+        ..facts
+    };
+    let outcome = Outcome::classify(facts.ended.clone(), &facts, &config.limits);
 
-    let run_span = run_span(RunSpan {
-        context: run_context,
-        started,
-        module_name: &module_name,
-        kind: guest.kind(),
-        outcome: &outcome,
-        stats: &stats,
-    });
-    pipeline.on_end(run_span);
+    pipeline.on_end(run_span.finish(&outcome, &facts));
     pipeline.shutdown();
 
-    warn_about_drops(&stats);
-    if let Outcome::Trapped { message, .. } = &outcome {
-        eprintln!("error: guest trapped: {message}");
-    }
+    warn_about_drops(&facts.stats);
+    warn_about_output(&stdio, config.limits.max_output);
     Ok(outcome)
+}
+
+/// Why a guest never got to run.
+enum Failure {
+    Instantiate(wasmtime::Error),
+    Sandbox(std::io::Error),
+}
+
+impl From<wasmtime::Error> for Failure {
+    fn from(err: wasmtime::Error) -> Self {
+        Failure::Instantiate(err)
+    }
 }
 
 /// Store data for a component guest.
@@ -157,6 +176,7 @@ struct ComponentState {
     wasi: WasiCtx,
     table: ResourceTable,
     telemetry: GuestTelemetry,
+    limiter: GuestLimiter,
 }
 
 impl WasiView for ComponentState {
@@ -168,39 +188,64 @@ impl WasiView for ComponentState {
     }
 }
 
-/// Runs a component's `wasi:cli/run`. The error side is an instantiation
-/// failure; everything after instantiation is an [`Outcome`].
+/// Store data for a plain wasip1 module.
+struct ModuleState {
+    wasi: WasiP1Ctx,
+    limiter: GuestLimiter,
+}
+
+/// Runs a component's `wasi:cli/run`.
 fn run_component(
     engine: &Engine,
     component: &wasmtime::component::Component,
     config: &RunConfig,
     argv0: &str,
+    stdio: &Stdio,
     telemetry: GuestTelemetry,
-) -> wasmtime::Result<(Outcome, TelemetryStats)> {
+) -> Result<RunFacts, Failure> {
     let mut linker = ComponentLinker::<ComponentState>::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
     telemetry::add_to_linker(&mut linker, |state| &mut state.telemetry)?;
+    if config.trap_unknown_imports {
+        linker.define_unknown_imports_as_traps(component)?;
+    }
 
+    let wasi = sandbox::wasi_builder(argv0, &config.args, &config.sandbox, stdio)
+        .map_err(Failure::Sandbox)?
+        .build();
+    let mut table = ResourceTable::new();
+    table.set_max_capacity(RESOURCE_TABLE_CAPACITY);
     let state = ComponentState {
-        wasi: sandbox::wasi_builder(argv0, &config.args).build(),
-        table: ResourceTable::new(),
+        wasi,
+        table,
         telemetry,
+        limiter: config.limits.limiter(),
     };
     let mut store = Store::new(engine, state);
+    config
+        .limits
+        .apply(&mut store, |state| &mut state.limiter)?;
+    store.set_hostcall_fuel(HOSTCALL_FUEL);
     let command = Command::instantiate(&mut store, component, &linker)?;
 
-    let result = command.wasi_cli_run().call_run(&mut store);
-    let outcome = match result {
-        Ok(Ok(())) => Outcome::Exited(0),
-        Ok(Err(())) => Outcome::Exited(1),
-        Err(err) => outcome_of_error(err),
-    };
-    let telemetry = &store.data().telemetry;
-    let mut stats = telemetry.stats().clone();
-    for _ in 0..telemetry.open_spans() {
+    let ended = command
+        .wasi_cli_run()
+        .call_run(&mut store)
+        .map(|result| if result.is_ok() { 0 } else { 1 });
+    let fuel_consumed = fuel_consumed(&store, config);
+    let state = store.data();
+    let mut stats = state.telemetry.stats().clone();
+    for _ in 0..state.telemetry.open_spans() {
         stats.count("span_never_ended");
     }
-    Ok((outcome, stats))
+    Ok(RunFacts {
+        ended: ended.into(),
+        stats,
+        fuel_consumed,
+        peak_memory: state.limiter.peak_memory(),
+        memory_denied: state.limiter.memory_denied(),
+        output_dropped: 0,
+    })
 }
 
 /// Runs a plain wasip1 module's `_start`.
@@ -209,109 +254,85 @@ fn run_module(
     module: &wasmtime::Module,
     config: &RunConfig,
     argv0: &str,
-) -> wasmtime::Result<Outcome> {
-    let mut linker = Linker::<WasiP1Ctx>::new(engine);
-    wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |ctx| ctx)?;
+    stdio: &Stdio,
+) -> Result<RunFacts, Failure> {
+    let mut linker = Linker::<ModuleState>::new(engine);
+    wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |state| &mut state.wasi)?;
+    if config.trap_unknown_imports {
+        linker.define_unknown_imports_as_traps(module)?;
+    }
 
-    let ctx = sandbox::wasi_builder(argv0, &config.args).build_p1();
-    let mut store = Store::new(engine, ctx);
+    let wasi = sandbox::wasi_builder(argv0, &config.args, &config.sandbox, stdio)
+        .map_err(Failure::Sandbox)?
+        .build_p1();
+    let state = ModuleState {
+        wasi,
+        limiter: config.limits.limiter(),
+    };
+    let mut store = Store::new(engine, state);
+    config
+        .limits
+        .apply(&mut store, |state| &mut state.limiter)?;
     let instance = linker.instantiate(&mut store, module)?;
     let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
 
-    Ok(match start.call(&mut store, ()) {
-        Ok(()) => Outcome::Exited(0),
-        Err(err) => outcome_of_error(err),
+    let ended = start.call(&mut store, ()).map(|()| 0);
+    let fuel_consumed = fuel_consumed(&store, config);
+    let limiter = &store.data().limiter;
+    Ok(RunFacts {
+        ended: ended.into(),
+        stats: TelemetryStats::default(),
+        fuel_consumed,
+        peak_memory: limiter.peak_memory(),
+        memory_denied: limiter.memory_denied(),
+        output_dropped: 0,
     })
 }
 
-/// An error out of guest code: an exit through WASI, or a trap.
-fn outcome_of_error(err: wasmtime::Error) -> Outcome {
-    if let Some(exit) = err.downcast_ref::<I32Exit>() {
-        return Outcome::Exited(exit.0);
-    }
-    let kind = match err.downcast_ref::<Trap>() {
-        Some(trap) => trap_kind(*trap),
-        None => "host_error".to_owned(),
-    };
-    Outcome::Trapped {
-        kind,
-        message: format!("{err:?}"),
+fn fuel_consumed<T>(store: &Store<T>, config: &RunConfig) -> Option<u64> {
+    let budget = config.limits.fuel?;
+    Some(budget.saturating_sub(store.get_fuel().unwrap_or(0)))
+}
+
+/// Ends the process when a guest is still running well past its
+/// deadline. Epoch interruption stops guest code, but not a guest blocked
+/// inside a host call (a sleep, a read of stdin); this catches those.
+struct Watchdog {
+    done: mpsc::Sender<()>,
+}
+
+impl Watchdog {
+    fn start(timeout: Duration, run_span: &RunSpan, pipeline: &Arc<Pipeline>) -> Self {
+        let (done, finished) = mpsc::channel::<()>();
+        let run_span = run_span.clone();
+        let pipeline = pipeline.clone();
+        std::thread::Builder::new()
+            .name("wasm-otel-watchdog".into())
+            .spawn(move || {
+                if finished.recv_timeout(timeout + BLOCKED_GRACE)
+                    != Err(mpsc::RecvTimeoutError::Timeout)
+                {
+                    return;
+                }
+                let outcome = Outcome::TimedOut {
+                    timeout,
+                    blocked: true,
+                };
+                pipeline.on_end(run_span.finish(&outcome, &RunFacts::default()));
+                pipeline.shutdown();
+                if let Some(message) = outcome.message() {
+                    eprintln!("error: {message}");
+                }
+                std::process::exit(i32::from(outcome.exit_code()));
+            })
+            .expect("the OS can start a thread");
+        Self { done }
     }
 }
 
-fn trap_kind(trap: Trap) -> String {
-    match trap {
-        Trap::StackOverflow => "stack_overflow".to_owned(),
-        Trap::MemoryOutOfBounds => "memory_out_of_bounds".to_owned(),
-        Trap::UnreachableCodeReached => "unreachable".to_owned(),
-        Trap::IntegerDivisionByZero => "integer_division_by_zero".to_owned(),
-        Trap::IntegerOverflow => "integer_overflow".to_owned(),
-        Trap::IndirectCallToNull => "indirect_call_to_null".to_owned(),
-        Trap::BadSignature => "bad_signature".to_owned(),
-        other => format!("{other:?}").to_lowercase(),
-    }
-}
-
-struct RunSpan<'a> {
-    context: SpanContext,
-    started: SystemTime,
-    module_name: &'a str,
-    kind: &'static str,
-    outcome: &'a Outcome,
-    stats: &'a TelemetryStats,
-}
-
-/// The `wasm.run` span, with the run's outcome recorded on it.
-fn run_span(run: RunSpan<'_>) -> SpanData {
-    let mut attributes = vec![
-        KeyValue::new("wasm.module.name", run.module_name.to_owned()),
-        KeyValue::new("wasm.module.kind", run.kind),
-    ];
-    let status = match run.outcome {
-        Outcome::Exited(code) => {
-            attributes.push(KeyValue::new("wasm.exit_code", i64::from(*code)));
-            if *code == 0 {
-                Status::Ok
-            } else {
-                Status::error(format!("guest exited with code {code}"))
-            }
-        }
-        Outcome::Trapped { kind, .. } => {
-            attributes.push(KeyValue::new("wasm.trap", kind.clone()));
-            Status::error(format!("guest trapped: {kind}"))
-        }
-    };
-    attributes.push(KeyValue::new(
-        "wasm.telemetry.spans",
-        run.stats.spans as i64,
-    ));
-    attributes.push(KeyValue::new(
-        "wasm.telemetry.dropped",
-        run.stats.dropped_total() as i64,
-    ));
-    for (reason, count) in &run.stats.dropped {
-        attributes.push(KeyValue::new(
-            format!("wasm.telemetry.dropped.{reason}"),
-            *count as i64,
-        ));
-    }
-
-    SpanData {
-        span_context: run.context,
-        parent_span_id: SpanId::INVALID,
-        parent_span_is_remote: false,
-        span_kind: SpanKind::Internal,
-        name: Cow::Borrowed("wasm.run"),
-        start_time: run.started,
-        end_time: SystemTime::now(),
-        attributes,
-        dropped_attributes_count: 0,
-        events: SpanEvents::default(),
-        links: SpanLinks::default(),
-        status,
-        instrumentation_scope: InstrumentationScope::builder("wasm-otel")
-            .with_version(env!("CARGO_PKG_VERSION"))
-            .build(),
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        let _ = self.done.send(());
     }
 }
 
@@ -329,5 +350,19 @@ fn warn_about_drops(stats: &TelemetryStats) {
     eprintln!(
         "warning: {total} telemetry items from the guest were dropped or repaired ({})",
         reasons.join(", ")
+    );
+}
+
+/// One line on stderr when output past `--max-output` was discarded.
+fn warn_about_output(stdio: &Stdio, cap: u64) {
+    let stdout = stdio.stdout.counts().dropped();
+    let stderr = stdio.stderr.counts().dropped();
+    if stdout + stderr == 0 {
+        return;
+    }
+    eprintln!(
+        "warning: guest output past the `--max-output` cap of `{}` was discarded: \
+         {stdout} bytes of stdout, {stderr} bytes of stderr (raise it with --max-output)",
+        crate::limits::format_size(cap)
     );
 }

@@ -1,0 +1,120 @@
+//! The `wasm.run` span: opened before the guest starts, finished with the
+//! outcome and what the run measured.
+
+use std::borrow::Cow;
+use std::time::SystemTime;
+
+use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status};
+use opentelemetry::{InstrumentationScope, KeyValue};
+use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
+
+use super::outcome::{Ended, Outcome};
+use crate::telemetry::TelemetryStats;
+
+/// What a run measured, beside how it ended.
+#[derive(Debug, Default)]
+pub struct RunFacts {
+    /// How guest code stopped.
+    pub ended: Ended,
+    /// What the guest's telemetry amounted to.
+    pub stats: TelemetryStats,
+    /// Fuel used, when metered.
+    pub fuel_consumed: Option<u64>,
+    /// All the guest's linear memories at their largest, in bytes.
+    pub peak_memory: usize,
+    /// Whether a memory growth was refused at the cap.
+    pub memory_denied: bool,
+    /// Guest output discarded past `--max-output`, in bytes.
+    pub output_dropped: u64,
+}
+
+/// The run's span, before it is finished.
+#[derive(Debug, Clone)]
+pub struct RunSpan {
+    /// Its context, handed to the guest as `outer-span-context`.
+    pub context: SpanContext,
+    /// When the run started.
+    pub started: SystemTime,
+    /// The file's name.
+    pub module_name: String,
+    /// What the file turned out to be.
+    pub kind: &'static str,
+}
+
+impl RunSpan {
+    /// The finished span, ending now, with the outcome recorded on it.
+    pub fn finish(&self, outcome: &Outcome, facts: &RunFacts) -> SpanData {
+        let mut attributes = vec![
+            KeyValue::new("wasm.module.name", self.module_name.clone()),
+            KeyValue::new("wasm.module.kind", self.kind),
+        ];
+        match outcome {
+            Outcome::Exited(code) => {
+                attributes.push(KeyValue::new("wasm.exit_code", i64::from(*code)));
+            }
+            Outcome::MemoryLimit {
+                exit_code: Some(code),
+                ..
+            } => attributes.push(KeyValue::new("wasm.exit_code", i64::from(*code))),
+            _ => {}
+        }
+        if let Some(kind) = outcome.trap_kind() {
+            attributes.push(KeyValue::new("wasm.trap", kind.to_owned()));
+        }
+        if let Some(fuel) = facts.fuel_consumed {
+            attributes.push(KeyValue::new("wasm.fuel.consumed", clamp(fuel)));
+        }
+        attributes.push(KeyValue::new(
+            "wasm.memory.peak_bytes",
+            clamp(facts.peak_memory as u64),
+        ));
+        attributes.push(KeyValue::new(
+            "wasm.output.dropped_bytes",
+            clamp(facts.output_dropped),
+        ));
+        attributes.push(KeyValue::new(
+            "wasm.telemetry.spans",
+            clamp(facts.stats.spans),
+        ));
+        attributes.push(KeyValue::new(
+            "wasm.telemetry.dropped",
+            clamp(facts.stats.dropped_total()),
+        ));
+        for (reason, count) in &facts.stats.dropped {
+            attributes.push(KeyValue::new(
+                format!("wasm.telemetry.dropped.{reason}"),
+                clamp(*count),
+            ));
+        }
+
+        let status = match (outcome, outcome.message()) {
+            (Outcome::Exited(0), _) => Status::Ok,
+            (Outcome::Exited(code), _) => Status::error(format!("guest exited with code {code}")),
+            (_, Some(message)) => Status::error(message),
+            (_, None) => Status::Unset,
+        };
+
+        SpanData {
+            span_context: self.context.clone(),
+            parent_span_id: SpanId::INVALID,
+            parent_span_is_remote: false,
+            span_kind: SpanKind::Internal,
+            name: Cow::Borrowed("wasm.run"),
+            start_time: self.started,
+            end_time: SystemTime::now(),
+            attributes,
+            dropped_attributes_count: 0,
+            events: SpanEvents::default(),
+            links: SpanLinks::default(),
+            status,
+            instrumentation_scope: InstrumentationScope::builder("wasm-otel")
+                .with_version(env!("CARGO_PKG_VERSION"))
+                .build(),
+        }
+    }
+}
+
+/// OTLP integers are signed.
+fn clamp(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
