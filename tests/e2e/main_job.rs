@@ -5,17 +5,7 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use wasm_otel_tests::otlp::{array_items, attr, hex, int_attr, str_attr};
-use wasm_otel_tests::{Receiver, SpanRecord, component, component_for, host, run};
-
-fn find<'a>(spans: &'a [SpanRecord], name: &str) -> &'a SpanRecord {
-    spans
-        .iter()
-        .find(|s| s.span.name == name)
-        .unwrap_or_else(|| {
-            let names: Vec<&str> = spans.iter().map(|s| s.span.name.as_str()).collect();
-            panic!("no span `{name}` among {names:?}")
-        })
-}
+use wasm_otel_tests::{Receiver, SpanRecord, component, component_for, find, host, run};
 
 fn service_name(record: &SpanRecord) -> &str {
     str_attr(&record.resource.attributes, "service.name")

