@@ -242,7 +242,7 @@ fn run_component(
         ended: ended.into(),
         stats,
         fuel_consumed,
-        peak_memory: state.limiter.peak_memory(),
+        peak_memory: Some(state.limiter.peak_memory()),
         memory_denied: state.limiter.memory_denied(),
         output_dropped: 0,
     })
@@ -283,7 +283,7 @@ fn run_module(
         ended: ended.into(),
         stats: TelemetryStats::default(),
         fuel_consumed,
-        peak_memory: limiter.peak_memory(),
+        peak_memory: Some(limiter.peak_memory()),
         memory_denied: limiter.memory_denied(),
         output_dropped: 0,
     })

@@ -1,11 +1,14 @@
 //! Every limit against a guest that tries to break it: the run is stopped
 //! with the documented exit code and message, and `wasm.run` says why.
 
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use wasm_otel_tests::otlp::{int_attr, str_attr};
-use wasm_otel_tests::{component, find, host, run, run_measuring_memory, run_traced};
+use wasm_otel_tests::{
+    Ran, Receiver, component, find, host, run, run_measuring_memory, run_traced,
+};
 
 fn run_span(spans: &[wasm_otel_tests::SpanRecord]) -> &opentelemetry_proto::tonic::trace::v1::Span {
     let span = &find(spans, "wasm.run").span;
@@ -42,6 +45,43 @@ fn a_spinning_guest_is_stopped_at_its_timeout() {
     // Compiling the guest is part of the span; the deadline itself is
     // enforced within one 10 ms epoch tick.
     assert!(ran_for < Duration::from_secs(5), "{ran_for:?}");
+}
+
+#[test]
+fn a_guest_blocked_in_a_host_call_is_ended_past_its_timeout() {
+    // Epochs cannot interrupt a guest waiting inside the host, so the
+    // process is ended a short grace period after the deadline, with the
+    // run's span still exported.
+    for mode in ["sleep", "stdin"] {
+        let receiver = Receiver::start();
+        let started = Instant::now();
+        let mut child = host()
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
+            .args(["run", "--timeout", "500ms"])
+            .arg(component("block"))
+            .arg(mode)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Held open until the process is gone: a read of stdin never ends.
+        let _stdin = child.stdin.take();
+        let ran = Ran::from(child.wait_with_output().unwrap());
+        let elapsed = started.elapsed();
+        let spans = receiver.spans();
+        assert_eq!(ran.code, Some(124), "{mode}: {ran:?}");
+        assert_eq!(ran.stdout, "blocking\n", "{mode}");
+        assert_eq!(
+            ran.stderr,
+            "error: guest exceeded its time limit of `500ms` while blocked in a host call, \
+             and the process was ended (raise it with --timeout)\n",
+            "{mode}"
+        );
+        assert!(elapsed < Duration::from_secs(10), "{mode}: {elapsed:?}");
+        let span = run_span(&spans);
+        assert_eq!(str_attr(&span.attributes, "wasm.trap"), "timeout", "{mode}");
+    }
 }
 
 #[test]

@@ -20,8 +20,9 @@ pub struct RunFacts {
     pub stats: TelemetryStats,
     /// Fuel used, when metered.
     pub fuel_consumed: Option<u64>,
-    /// All the guest's linear memories at their largest, in bytes.
-    pub peak_memory: usize,
+    /// All the guest's linear memories at their largest, in bytes; unknown
+    /// when the run was ended from outside while the guest was blocked.
+    pub peak_memory: Option<usize>,
     /// Whether a memory growth was refused at the cap.
     pub memory_denied: bool,
     /// Guest output discarded past `--max-output`, in bytes.
@@ -64,10 +65,9 @@ impl RunSpan {
         if let Some(fuel) = facts.fuel_consumed {
             attributes.push(KeyValue::new("wasm.fuel.consumed", clamp(fuel)));
         }
-        attributes.push(KeyValue::new(
-            "wasm.memory.peak_bytes",
-            clamp(facts.peak_memory as u64),
-        ));
+        if let Some(peak) = facts.peak_memory {
+            attributes.push(KeyValue::new("wasm.memory.peak_bytes", clamp(peak as u64)));
+        }
         attributes.push(KeyValue::new(
             "wasm.output.dropped_bytes",
             clamp(facts.output_dropped),
