@@ -7,7 +7,7 @@ mod receiver;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-pub use receiver::{Receiver, SpanRecord};
+pub use receiver::{LogEntry, MetricEntry, Receiver, SpanRecord};
 
 /// The span named `name`, panicking with the names present when absent.
 pub fn find<'a>(spans: &'a [SpanRecord], name: &str) -> &'a SpanRecord {
@@ -250,4 +250,29 @@ pub fn run_measuring_memory(command: &mut Command) -> (Ran, u64) {
     // Linux reports `ru_maxrss` in KiB.
     let peak = u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024;
     (Ran::from(output), peak)
+}
+
+/// Everything a run sent to a receiver, decoded.
+#[derive(Debug)]
+pub struct Exported {
+    /// Spans from `/v1/traces`.
+    pub spans: Vec<SpanRecord>,
+    /// Log records from `/v1/logs`.
+    pub logs: Vec<LogEntry>,
+    /// Metrics from `/v1/metrics`.
+    pub metrics: Vec<MetricEntry>,
+}
+
+/// Runs `command` with its telemetry sent to a fresh loopback receiver,
+/// and returns what it printed and everything that arrived.
+pub fn run_exported(command: &mut Command) -> (Ran, Exported) {
+    let receiver = Receiver::start();
+    command.env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint());
+    let ran = run(command);
+    let exported = Exported {
+        spans: receiver.spans(),
+        logs: receiver.logs(),
+        metrics: receiver.metrics(),
+    };
+    (ran, exported)
 }

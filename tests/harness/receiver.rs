@@ -1,13 +1,17 @@
 //! A loopback OTLP/HTTP receiver on 127.0.0.1 that keeps every request it
-//! is sent and decodes trace requests with `opentelemetry-proto`.
+//! is sent and decodes traces, logs and metrics with `opentelemetry-proto`.
 
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
+use opentelemetry_proto::tonic::metrics::v1::Metric;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
@@ -46,6 +50,28 @@ pub struct SpanRecord {
     pub scope_schema_url: String,
     /// The span.
     pub span: Span,
+}
+
+/// A log record with the resource and scope it was sent under.
+#[derive(Debug, Clone)]
+pub struct LogEntry {
+    /// The resource of its `ResourceLogs`.
+    pub resource: Resource,
+    /// The scope of its `ScopeLogs`.
+    pub scope: InstrumentationScope,
+    /// The record.
+    pub record: LogRecord,
+}
+
+/// A metric with the resource and scope it was sent under.
+#[derive(Debug, Clone)]
+pub struct MetricEntry {
+    /// The resource of its `ResourceMetrics`.
+    pub resource: Resource,
+    /// The scope of its `ScopeMetrics`.
+    pub scope: InstrumentationScope,
+    /// The metric.
+    pub metric: Metric,
 }
 
 /// A receiver listening on an ephemeral port of 127.0.0.1. It answers
@@ -116,6 +142,68 @@ impl Receiver {
     /// Every span received on the standard path `/v1/traces`.
     pub fn spans(&self) -> Vec<SpanRecord> {
         self.spans_at("/v1/traces")
+    }
+
+    /// The bodies of the protobuf requests received on `path`.
+    fn bodies(&self, path: &str) -> Vec<Vec<u8>> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.url == path)
+            .map(|request| {
+                assert_eq!(
+                    request.header("content-type"),
+                    Some("application/x-protobuf"),
+                    "OTLP/HTTP protobuf content type"
+                );
+                request.body
+            })
+            .collect()
+    }
+
+    /// Every log record received on `/v1/logs`, decoded, in arrival order.
+    pub fn logs(&self) -> Vec<LogEntry> {
+        let mut logs = Vec::new();
+        for body in self.bodies("/v1/logs") {
+            let decoded = ExportLogsServiceRequest::decode(body.as_slice())
+                .expect("the body is an ExportLogsServiceRequest");
+            for resource_logs in decoded.resource_logs {
+                let resource = resource_logs.resource.unwrap_or_default();
+                for scope_logs in resource_logs.scope_logs {
+                    let scope = scope_logs.scope.unwrap_or_default();
+                    for record in scope_logs.log_records {
+                        logs.push(LogEntry {
+                            resource: resource.clone(),
+                            scope: scope.clone(),
+                            record,
+                        });
+                    }
+                }
+            }
+        }
+        logs
+    }
+
+    /// Every metric received on `/v1/metrics`, decoded, in arrival order.
+    pub fn metrics(&self) -> Vec<MetricEntry> {
+        let mut metrics = Vec::new();
+        for body in self.bodies("/v1/metrics") {
+            let decoded = ExportMetricsServiceRequest::decode(body.as_slice())
+                .expect("the body is an ExportMetricsServiceRequest");
+            for resource_metrics in decoded.resource_metrics {
+                let resource = resource_metrics.resource.unwrap_or_default();
+                for scope_metrics in resource_metrics.scope_metrics {
+                    let scope = scope_metrics.scope.unwrap_or_default();
+                    for metric in scope_metrics.metrics {
+                        metrics.push(MetricEntry {
+                            resource: resource.clone(),
+                            scope: scope.clone(),
+                            metric,
+                        });
+                    }
+                }
+            }
+        }
+        metrics
     }
 }
 
