@@ -8,8 +8,14 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use opentelemetry::trace::SpanContext;
+
+use crate::context;
+use crate::export::Endpoints;
 use crate::limits::Limits;
+use crate::resource;
 use crate::sandbox::{Policy, Preopen};
+use crate::telemetry::Budget;
 
 /// `wasm-otel`: run WebAssembly guests in a sandbox and send what they
 /// report through `wasi:otel` to an OpenTelemetry backend.
@@ -56,20 +62,37 @@ pub enum ExporterKind {
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// Base URL of an OTLP/HTTP receiver, such as `http://localhost:4318`;
-    /// `/v1/traces` is appended. Overrides `OTEL_EXPORTER_OTLP_ENDPOINT`
-    /// and `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`. [default: none]
+    /// `/v1/traces`, `/v1/logs` and `/v1/metrics` are appended. Overrides
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` and the per-signal
+    /// `OTEL_EXPORTER_OTLP_{TRACES,LOGS,METRICS}_ENDPOINT`. [default: none]
     #[arg(long, value_name = "URL")]
     pub otlp_endpoint: Option<String>,
 
-    /// The `service.name` of the telemetry. Overrides `OTEL_SERVICE_NAME`.
+    /// The `service.name` of the telemetry. Overrides `OTEL_SERVICE_NAME`,
+    /// which overrides `service.name` in `OTEL_RESOURCE_ATTRIBUTES`.
     /// [default: the module's file stem]
     #[arg(long, value_name = "NAME")]
     pub service_name: Option<String>,
 
-    /// Where spans go. [default: `otlp` when an endpoint is set by flag or
-    /// environment, else `console`]
+    /// Where telemetry goes. [default: `otlp` when an endpoint is set by
+    /// flag or environment, else `console`]
     #[arg(long, value_enum, value_name = "KIND")]
     pub exporter: Option<ExporterKind>,
+
+    /// The W3C trace context of the caller, `00-<trace id>-<span id>-<flags>`:
+    /// the run's `wasm.run` span becomes its child. Overrides the
+    /// `TRACEPARENT` environment variable (with `TRACESTATE`). An invalid
+    /// value is warned about and a new trace is started. [default: none]
+    #[arg(long, value_name = "TRACEPARENT")]
+    pub traceparent: Option<String>,
+
+    /// Do not turn the guest's stdout and stderr lines into log records.
+    /// [default: lines become log records when exporting over OTLP]
+    #[arg(long)]
+    pub no_output_logs: bool,
+
+    #[command(flatten)]
+    pub budget: BudgetArgs,
 
     /// Instruction budget. When unset, no fuel metering is compiled in.
     /// [default: unlimited]
@@ -133,6 +156,77 @@ pub struct RunArgs {
     pub args: Vec<String>,
 }
 
+/// Caps on the guest's telemetry, each with its default.
+#[derive(Debug, clap::Args)]
+#[command(
+    next_help_heading = "Guest telemetry budgets (past a cap, data is cut or dropped and counted)"
+)]
+pub struct BudgetArgs {
+    /// Spans exported per run. [default: 100000]
+    #[arg(long, value_name = "N")]
+    pub max_spans: Option<u64>,
+    /// Spans started and not yet ended that the host tracks; spans still
+    /// open at the end are exported as `unended span`. [default: 10000]
+    #[arg(long, value_name = "N")]
+    pub max_open_spans: Option<usize>,
+    /// Attributes on one span, event, link, log record or data point, and
+    /// exemplars on one data point. [default: 128]
+    #[arg(long, value_name = "N")]
+    pub max_attributes: Option<usize>,
+    /// Events on one span. [default: 128]
+    #[arg(long, value_name = "N")]
+    pub max_events: Option<usize>,
+    /// Links on one span. [default: 128]
+    #[arg(long, value_name = "N")]
+    pub max_links: Option<usize>,
+    /// Size of one attribute value, log body or status message.
+    /// [default: 16KiB]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_value_size: Option<u64>,
+    /// Size of one name or key (spans, events, attributes, metrics,
+    /// scopes). [default: 1KiB]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_name_size: Option<u64>,
+    /// Entries in one trace state. [default: 32]
+    #[arg(long, value_name = "N")]
+    pub max_trace_state: Option<usize>,
+    /// Log records per run, from the guest and, separately, from its
+    /// output lines. [default: 100000]
+    #[arg(long, value_name = "N")]
+    pub max_logs: Option<u64>,
+    /// Metric exports per run; past it an export returns an error to the
+    /// guest. [default: 10000]
+    #[arg(long, value_name = "N")]
+    pub max_metric_exports: Option<u64>,
+    /// Data points in one metric export, and buckets in one exponential
+    /// histogram point. [default: 10000]
+    #[arg(long, value_name = "N")]
+    pub max_data_points: Option<usize>,
+}
+
+impl BudgetArgs {
+    /// The budget, defaults filled in.
+    pub fn into_budget(self) -> Budget {
+        let default = Budget::default();
+        let size = |given: Option<u64>, default: usize| {
+            given.map_or(default, |v| usize::try_from(v).unwrap_or(usize::MAX))
+        };
+        Budget {
+            spans: self.max_spans.unwrap_or(default.spans),
+            open_spans: self.max_open_spans.unwrap_or(default.open_spans),
+            attributes: self.max_attributes.unwrap_or(default.attributes),
+            events: self.max_events.unwrap_or(default.events),
+            links: self.max_links.unwrap_or(default.links),
+            value_bytes: size(self.max_value_size, default.value_bytes),
+            name_bytes: size(self.max_name_size, default.name_bytes),
+            trace_state: self.max_trace_state.unwrap_or(default.trace_state),
+            logs: self.max_logs.unwrap_or(default.logs),
+            metric_exports: self.max_metric_exports.unwrap_or(default.metric_exports),
+            data_points: self.max_data_points.unwrap_or(default.data_points),
+        }
+    }
+}
+
 /// Everything one run needs to know, resolved from flags and environment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunConfig {
@@ -150,16 +244,24 @@ pub struct RunConfig {
     pub sandbox: Policy,
     /// Whether imports the host lacks become trapping functions.
     pub trap_unknown_imports: bool,
+    /// The caller's span, parent of `wasm.run`, when one was given.
+    pub parent: Option<SpanContext>,
+    /// Resource attributes from `OTEL_RESOURCE_ATTRIBUTES`, without
+    /// `service.name`, which is in `service_name`.
+    pub resource_attributes: Vec<(String, String)>,
+    /// Whether the guest's output lines become log records.
+    pub output_logs: bool,
+    /// Caps on what the guest's telemetry may amount to.
+    pub budget: Budget,
+    /// Settings that were ignored, to be told to the user.
+    pub warnings: Vec<String>,
 }
 
-/// The resolved destination of the run's spans.
+/// The resolved destination of the run's telemetry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExportConfig {
-    /// OTLP/HTTP protobuf, posted to this full URL (signal path included).
-    Otlp {
-        /// The URL spans are posted to.
-        traces_endpoint: String,
-    },
+    /// OTLP/HTTP protobuf, posted to these full URLs.
+    Otlp(Endpoints),
     /// A span tree on stderr.
     Console,
     /// Nowhere.
@@ -197,7 +299,7 @@ pub enum ConfigError {
     #[error("{name} is `{value}`, not an http:// or https:// URL")]
     BadEndpoint {
         /// Which flag or variable held it.
-        name: &'static str,
+        name: String,
         /// The value given.
         value: String,
     },
@@ -209,20 +311,49 @@ impl RunArgs {
         self,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<RunConfig, ConfigError> {
-        let endpoint = traces_endpoint(self.otlp_endpoint.as_deref(), env)?;
-        let export = match (self.exporter, endpoint) {
-            (Some(ExporterKind::Otlp) | None, Some(url)) => ExportConfig::Otlp {
-                traces_endpoint: url,
-            },
+        let endpoints = endpoints(self.otlp_endpoint.as_deref(), env)?;
+        let export = match (self.exporter, endpoints) {
+            (Some(ExporterKind::Otlp) | None, Some(endpoints)) => ExportConfig::Otlp(endpoints),
             (Some(ExporterKind::Otlp), None) => return Err(ConfigError::OtlpWithoutEndpoint),
             (Some(ExporterKind::Console) | None, _) => ExportConfig::Console,
             (Some(ExporterKind::None), _) => ExportConfig::None,
         };
 
+        // Resource: the flag, then `OTEL_SERVICE_NAME`, then `service.name`
+        // in `OTEL_RESOURCE_ATTRIBUTES`, then the file's stem.
+        let mut warnings = Vec::new();
+        let mut resource_attributes = match env("OTEL_RESOURCE_ATTRIBUTES") {
+            Some(text) => resource::parse_attributes(&text).unwrap_or_else(|warning| {
+                warnings.push(warning);
+                Vec::new()
+            }),
+            None => Vec::new(),
+        };
+        let from_attributes = resource_attributes
+            .iter()
+            .position(|(key, _)| key == "service.name")
+            .map(|i| resource_attributes.remove(i).1);
         let service_name = self
             .service_name
             .or_else(|| env("OTEL_SERVICE_NAME").filter(|s| !s.is_empty()))
+            .or(from_attributes.filter(|s| !s.is_empty()))
             .unwrap_or_else(|| module_stem(&self.wasm));
+
+        // The caller's trace context: the flag, else the environment.
+        let (parent, source) = match self.traceparent {
+            Some(value) => (Some(value), "--traceparent"),
+            None => (env("TRACEPARENT"), "TRACEPARENT"),
+        };
+        let parent = parent.and_then(|value| {
+            context::parse_traceparent(&value, env("TRACESTATE").as_deref())
+                .map_err(|reason| {
+                    warnings.push(format!(
+                        "ignoring {source} `{value}`: {reason}; the run starts a new trace"
+                    ));
+                })
+                .ok()
+        });
+        let output_logs = !self.no_output_logs && matches!(export, ExportConfig::Otlp(_));
 
         let defaults = Limits::default();
         let limits = Limits {
@@ -256,24 +387,50 @@ impl RunArgs {
             limits,
             sandbox: Policy { dirs, env },
             trap_unknown_imports: self.trap_unknown_imports,
+            parent,
+            resource_attributes,
+            output_logs,
+            budget: self.budget.into_budget(),
+            warnings,
         })
     }
 }
 
-/// The URL spans are posted to: the flag's base URL, else the traces
-/// variable as given, else the general variable's base URL.
-fn traces_endpoint(
+/// The URLs each signal is posted to, when any endpoint is configured.
+fn endpoints(
     flag: Option<&str>,
     env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<Endpoints>, ConfigError> {
+    let traces = signal_endpoint(flag, "TRACES", "v1/traces", env)?;
+    let logs = signal_endpoint(flag, "LOGS", "v1/logs", env)?;
+    let metrics = signal_endpoint(flag, "METRICS", "v1/metrics", env)?;
+    if traces.is_none() && logs.is_none() && metrics.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(Endpoints {
+        traces,
+        logs,
+        metrics,
+    }))
+}
+
+/// The URL one signal is posted to: the flag's base URL, else the signal's
+/// own variable as given, else the general variable's base URL.
+fn signal_endpoint(
+    flag: Option<&str>,
+    signal: &str,
+    path: &str,
+    env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Option<String>, ConfigError> {
-    let nonempty = |name| env(name).filter(|v: &String| !v.trim().is_empty());
+    let nonempty = |name: &str| env(name).filter(|v: &String| !v.trim().is_empty());
+    let own = format!("OTEL_EXPORTER_OTLP_{signal}_ENDPOINT");
 
     let (name, value, is_base) = if let Some(flag) = flag {
-        ("--otlp-endpoint", flag.to_owned(), true)
-    } else if let Some(url) = nonempty("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
-        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", url, false)
+        ("--otlp-endpoint".to_owned(), flag.to_owned(), true)
+    } else if let Some(url) = nonempty(&own) {
+        (own, url, false)
     } else if let Some(url) = nonempty("OTEL_EXPORTER_OTLP_ENDPOINT") {
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", url, true)
+        ("OTEL_EXPORTER_OTLP_ENDPOINT".to_owned(), url, true)
     } else {
         return Ok(None);
     };
@@ -285,7 +442,7 @@ fn traces_endpoint(
     if !is_base {
         return Ok(Some(value));
     }
-    Ok(Some(format!("{}/v1/traces", value.trim_end_matches('/'))))
+    Ok(Some(format!("{}/{path}", value.trim_end_matches('/'))))
 }
 
 /// Reads `HOST[::GUEST]`; the host side must be an existing directory.
@@ -391,8 +548,12 @@ mod tests {
     }
 
     fn endpoint(config: RunConfig) -> String {
+        endpoints_of(config).traces.expect("a traces endpoint")
+    }
+
+    fn endpoints_of(config: RunConfig) -> Endpoints {
         match config.export {
-            ExportConfig::Otlp { traces_endpoint } => traces_endpoint,
+            ExportConfig::Otlp(endpoints) => endpoints,
             other => panic!("expected otlp, got {other:?}"),
         }
     }

@@ -1,25 +1,30 @@
-//! Where finished spans go: an OTLP/HTTP exporter behind the SDK's batch
-//! processor, a span tree printed on stderr, or nowhere.
+//! Where a run's telemetry goes: OTLP/HTTP to a receiver, a readable tree
+//! on stderr, or nowhere.
 
 mod console;
+pub mod otlp;
 
 use std::fmt;
 
-use opentelemetry_otlp::{Protocol, WithExportConfig};
-use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::{BatchSpanProcessor, SpanData, SpanProcessor};
+use opentelemetry_proto::tonic::common::v1::KeyValue;
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::metrics::v1::ResourceMetrics;
+use opentelemetry_sdk::trace::SpanData;
 
 use crate::cli::ExportConfig;
 
 pub use console::ConsoleTree;
+pub use otlp::{Endpoints, ExportReport, LogItem, Signal};
 
-/// The span pipeline of a host: every run's spans pass through one.
+/// The telemetry pipeline of a run: spans, log records and metrics from
+/// the guest and the host pass through one.
 pub struct Pipeline {
     sink: Sink,
+    resource: Vec<KeyValue>,
 }
 
 enum Sink {
-    Otlp(BatchSpanProcessor),
+    Otlp(otlp::OtlpExporter),
     Console(ConsoleTree),
     None,
 }
@@ -35,60 +40,82 @@ impl fmt::Debug for Pipeline {
     }
 }
 
-/// The exporter could not be set up.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot set up the OTLP exporter for `{endpoint}`: {source}")]
-pub struct ExportSetupError {
-    endpoint: String,
-    #[source]
-    source: opentelemetry_otlp::ExporterBuildError,
-}
-
 impl Pipeline {
-    /// Builds the pipeline `config` asks for, describing spans with
-    /// `resource`.
-    pub fn new(config: &ExportConfig, resource: Resource) -> Result<Self, ExportSetupError> {
+    /// Builds the pipeline `config` asks for, describing everything with
+    /// the resource attributes `resource`.
+    pub fn new(config: &ExportConfig, resource: Vec<KeyValue>) -> Self {
         let sink = match config {
-            ExportConfig::Otlp { traces_endpoint } => {
-                let exporter = opentelemetry_otlp::SpanExporter::builder()
-                    .with_http()
-                    .with_protocol(Protocol::HttpBinary)
-                    .with_endpoint(traces_endpoint.clone())
-                    .build()
-                    .map_err(|source| ExportSetupError {
-                        endpoint: traces_endpoint.clone(),
-                        source,
-                    })?;
-                let mut processor = BatchSpanProcessor::builder(exporter).build();
-                processor.set_resource(&resource);
-                Sink::Otlp(processor)
-            }
-            ExportConfig::Console => Sink::Console(ConsoleTree::new(resource)),
+            ExportConfig::Otlp(endpoints) => Sink::Otlp(otlp::OtlpExporter::start(
+                endpoints.clone(),
+                resource.clone(),
+            )),
+            ExportConfig::Console => Sink::Console(ConsoleTree::new(service_name(&resource))),
             ExportConfig::None => Sink::None,
         };
-        Ok(Self { sink })
+        Self { sink, resource }
+    }
+
+    /// The resource attributes everything is sent with.
+    pub fn resource(&self) -> &[KeyValue] {
+        &self.resource
+    }
+
+    /// Whether anything leaves the process over OTLP.
+    pub fn is_otlp(&self) -> bool {
+        matches!(self.sink, Sink::Otlp(_))
     }
 
     /// Hands one finished span to the pipeline. Never blocks on the
     /// network.
-    pub fn on_end(&self, span: SpanData) {
+    pub fn on_span(&self, span: SpanData) {
         match &self.sink {
-            Sink::Otlp(processor) => processor.on_end(span),
+            Sink::Otlp(exporter) => exporter.span(span),
             Sink::Console(tree) => tree.push(span),
             Sink::None => {}
         }
     }
 
-    /// Sends or prints everything still held, then stops the pipeline.
-    pub fn shutdown(&self) {
+    /// Hands one log record to the pipeline.
+    pub fn on_log(&self, log: LogItem) {
         match &self.sink {
-            Sink::Otlp(processor) => {
-                if let Err(err) = processor.shutdown() {
-                    tracing::warn!(error = %err, "export.shutdown failed");
-                }
-            }
-            Sink::Console(tree) => tree.print(&mut std::io::stderr().lock()),
+            Sink::Otlp(exporter) => exporter.log(log),
+            Sink::Console(tree) => tree.push_log(&log),
             Sink::None => {}
         }
     }
+
+    /// Hands one metrics export to the pipeline.
+    pub fn on_metrics(&self, metrics: ResourceMetrics) {
+        match &self.sink {
+            Sink::Otlp(exporter) => exporter.metrics(metrics),
+            Sink::Console(tree) => tree.push_metrics(&metrics),
+            Sink::None => {}
+        }
+    }
+
+    /// Sends or prints everything still held, then stops the pipeline and
+    /// says what was delivered and what was lost.
+    pub fn shutdown(&self) -> ExportReport {
+        match &self.sink {
+            Sink::Otlp(exporter) => exporter.shutdown(),
+            Sink::Console(tree) => {
+                tree.print(&mut std::io::stderr().lock());
+                ExportReport::default()
+            }
+            Sink::None => ExportReport::default(),
+        }
+    }
+}
+
+/// The `service.name` among resource attributes, or an empty string.
+fn service_name(resource: &[KeyValue]) -> String {
+    resource
+        .iter()
+        .find(|kv| kv.key == "service.name")
+        .and_then(|kv| kv.value.as_ref()?.value.as_ref())
+        .map(|value| match value {
+            Value::StringValue(s) => s.clone(),
+            other => format!("{other:?}"),
+        })
+        .unwrap_or_default()
 }

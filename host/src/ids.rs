@@ -31,6 +31,11 @@ fn random_bytes<const N: usize>() -> [u8; N] {
     bytes
 }
 
+/// Hex digits in a trace id.
+pub const TRACE_ID_HEX_LEN: usize = 32;
+/// Hex digits in a span id.
+pub const SPAN_ID_HEX_LEN: usize = 16;
+
 /// Why an id from a guest was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BadId {
@@ -68,6 +73,27 @@ pub fn parse_parent_id(text: &str) -> Result<SpanId, BadId> {
         Err(BadId::Zero) => Ok(SpanId::INVALID),
         other => other,
     }
+}
+
+/// Reads an exemplar's id of `N` bytes: `2N` hex digits, or, as one guest
+/// SDK sends them, `N` characters each standing for one byte (U+0000 to
+/// U+00FF). All zeros is refused as for span ids.
+pub fn parse_id_bytes<const N: usize>(text: &str) -> Result<[u8; N], BadId> {
+    let bytes = match parse_hex::<N>(text) {
+        Ok(bytes) => bytes,
+        Err(_) if text.chars().count() == N => {
+            let mut bytes = [0; N];
+            for (byte, c) in bytes.iter_mut().zip(text.chars()) {
+                *byte = u8::try_from(u32::from(c)).map_err(|_| BadId::Malformed)?;
+            }
+            bytes
+        }
+        Err(bad) => return Err(bad),
+    };
+    if bytes.iter().all(|&b| b == 0) {
+        return Err(BadId::Zero);
+    }
+    Ok(bytes)
 }
 
 fn parse_hex<const N: usize>(text: &str) -> Result<[u8; N], BadId> {
@@ -110,6 +136,15 @@ mod tests {
         assert_eq!(parse_span_id("00f067aa0ba902b7aa"), Err(BadId::Malformed));
         assert_eq!(parse_span_id("ü0f067aa0ba902b"), Err(BadId::Malformed));
         assert_eq!(parse_trace_id(&"0".repeat(32)), Err(BadId::Zero));
+    }
+
+    #[test]
+    fn exemplar_ids_may_be_hex_or_raw_bytes() {
+        assert_eq!(parse_id_bytes::<2>("0aff"), Ok([0x0a, 0xff]));
+        assert_eq!(parse_id_bytes::<2>("\u{1}\u{ff}"), Ok([0x01, 0xff]));
+        assert_eq!(parse_id_bytes::<2>("\u{100}a"), Err(BadId::Malformed));
+        assert_eq!(parse_id_bytes::<2>("abc"), Err(BadId::Malformed));
+        assert_eq!(parse_id_bytes::<2>("\0\0"), Err(BadId::Zero));
     }
 
     #[test]

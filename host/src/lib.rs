@@ -7,11 +7,13 @@
 //! [`run::run`] carries out one run and says how it ended.
 
 pub mod cli;
+pub mod context;
 pub mod export;
 pub mod ids;
 pub mod limits;
 pub mod load;
 pub mod output;
+pub mod resource;
 pub mod run;
 pub mod sandbox;
 pub mod telemetry;

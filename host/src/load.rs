@@ -12,6 +12,14 @@ use wasmtime::Engine;
 use wasmtime::Module;
 use wasmtime::component::Component;
 
+/// A file read and compiled.
+pub struct Loaded {
+    /// What it turned out to be.
+    pub guest: Guest,
+    /// The SHA-256 of its bytes, in lowercase hex.
+    pub sha256: String,
+}
+
 /// What a file turned out to be, compiled for an engine.
 pub enum Guest {
     /// A component, given as one or made from a wasip1 module.
@@ -67,7 +75,7 @@ pub enum LoadError {
 }
 
 /// Reads and compiles the file at `path`.
-pub fn load(engine: &Engine, path: &Path) -> Result<Guest, LoadError> {
+pub fn load(engine: &Engine, path: &Path) -> Result<Loaded, LoadError> {
     let bytes = std::fs::read(path).map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => LoadError::NotFound(path.to_owned()),
         _ => LoadError::Unreadable {
@@ -75,33 +83,49 @@ pub fn load(engine: &Engine, path: &Path) -> Result<Guest, LoadError> {
             source,
         },
     })?;
+    let sha256 = sha256_hex(&bytes);
+    let guest = compile(engine, path, &bytes)?;
+    Ok(Loaded { guest, sha256 })
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Compiles a file's bytes as what they turn out to be.
+fn compile(engine: &Engine, path: &Path, bytes: &[u8]) -> Result<Guest, LoadError> {
     let invalid = |reason: wasmtime::Error| LoadError::Invalid {
         path: path.to_owned(),
         reason,
     };
 
-    if wasmparser::Parser::is_component(&bytes) {
-        let component = Component::new(engine, &bytes).map_err(invalid)?;
+    if wasmparser::Parser::is_component(bytes) {
+        let component = Component::new(engine, bytes).map_err(invalid)?;
         return Ok(Guest::Component {
             component,
             componentized: false,
         });
     }
-    if !wasmparser::Parser::is_core_wasm(&bytes) {
+    if !wasmparser::Parser::is_core_wasm(bytes) {
         return Err(invalid(wasmtime::format_err!(
             "it does not start with the WebAssembly magic number"
         )));
     }
 
-    if imports_wit(&bytes).map_err(invalid)? {
-        let component_bytes = componentize(&bytes).map_err(invalid)?;
+    if imports_wit(bytes).map_err(invalid)? {
+        let component_bytes = componentize(bytes).map_err(invalid)?;
         let component = Component::new(engine, &component_bytes).map_err(invalid)?;
         return Ok(Guest::Component {
             component,
             componentized: true,
         });
     }
-    let module = Module::new(engine, &bytes).map_err(invalid)?;
+    let module = Module::new(engine, bytes).map_err(invalid)?;
     Ok(Guest::Module(module))
 }
 

@@ -31,6 +31,9 @@ fn main() -> ExitCode {
                     return ExitCode::from(EXIT_USAGE);
                 }
             };
+            for warning in &config.warnings {
+                eprintln!("warning: {warning}");
+            }
             match wasm_otel_host::run(config) {
                 Ok(outcome) => {
                     if let Some(message) = outcome.message() {

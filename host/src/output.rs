@@ -1,20 +1,32 @@
-//! The guest's stdout and stderr, relayed by the host with a cap.
+//! The guest's stdout and stderr, relayed by the host with a cap, and,
+//! when asked, turned line by line into log records.
 //!
 //! Past the cap, further output is discarded and counted, and the guest
 //! keeps running: a guest flooding its output cannot fill a disk or a
 //! pipe's reader. Writes go straight to the host's own stream, which is
 //! line-buffered on stdout, so interactive output appears promptly.
+//!
+//! Each line becomes a log record correlated with the run's span: INFO
+//! for stdout, WARN for stderr, with `log.iostream` saying which. A line
+//! longer than [`MAX_LINE`] is sent in pieces of that size.
 
 use std::io::{self, Write};
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
+use std::time::SystemTime;
 
 use bytes::Bytes;
+use opentelemetry::trace::SpanContext;
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError, StreamResult};
+
+use crate::export::{LogItem, Pipeline};
 
 /// Which of the host's streams a relay writes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +56,121 @@ impl OutputCounts {
     }
 }
 
+/// The longest line kept whole as one log record, in bytes.
+pub const MAX_LINE: usize = 16 << 10;
+
+/// Turns a stream's lines into log records for a run's pipeline.
+pub struct LineLogs {
+    pipeline: Arc<Pipeline>,
+    run: SpanContext,
+    /// The unfinished last line of stdout and of stderr.
+    partial: [Mutex<Vec<u8>>; 2],
+    /// Records still allowed; past it lines are counted, not sent.
+    left: AtomicU64,
+    over_limit: AtomicU64,
+}
+
+impl std::fmt::Debug for LineLogs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LineLogs").finish_non_exhaustive()
+    }
+}
+
+impl LineLogs {
+    /// Lines sent to `pipeline` under the run span `run`, at most `max`.
+    pub fn new(pipeline: Arc<Pipeline>, run: SpanContext, max: u64) -> Arc<Self> {
+        Arc::new(Self {
+            pipeline,
+            run,
+            partial: Default::default(),
+            left: AtomicU64::new(max),
+            over_limit: AtomicU64::new(0),
+        })
+    }
+
+    /// Lines not sent because the run's log budget was used up.
+    pub fn over_limit(&self) -> u64 {
+        self.over_limit.load(Ordering::Relaxed)
+    }
+
+    fn feed(&self, stream: Stream, bytes: &[u8]) {
+        let mut partial = self.partial[stream as usize]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for piece in bytes.split_inclusive(|&b| b == b'\n') {
+            partial.extend_from_slice(piece);
+            while partial.len() >= MAX_LINE {
+                let rest = partial.split_off(MAX_LINE);
+                let line = std::mem::replace(&mut *partial, rest);
+                self.send(stream, &line);
+            }
+            if partial.last() == Some(&b'\n') {
+                let line = std::mem::take(&mut *partial);
+                self.send(stream, &line);
+            }
+        }
+    }
+
+    /// Sends what is left of an unfinished last line.
+    fn finish(&self, stream: Stream) {
+        let mut partial = self.partial[stream as usize]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let line = std::mem::take(&mut *partial);
+        drop(partial);
+        if !line.is_empty() {
+            self.send(stream, &line);
+        }
+    }
+
+    fn send(&self, stream: Stream, line: &[u8]) {
+        let allowed = self
+            .left
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok();
+        if !allowed {
+            self.over_limit.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let line = line.strip_suffix(b"\n").unwrap_or(line);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let (severity_number, severity_text, name) = match stream {
+            Stream::Stdout => (9, "INFO", "stdout"),
+            Stream::Stderr => (13, "WARN", "stderr"),
+        };
+        let now = crate::telemetry::nanos(SystemTime::now());
+        let string = |s: String| {
+            Some(AnyValue {
+                value: Some(Value::StringValue(s)),
+            })
+        };
+        self.pipeline.on_log(LogItem {
+            extra_resource: Vec::new(),
+            scope: InstrumentationScope {
+                name: "wasm-otel".to_owned(),
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                ..InstrumentationScope::default()
+            },
+            record: LogRecord {
+                time_unix_nano: now,
+                observed_time_unix_nano: now,
+                severity_number,
+                severity_text: severity_text.to_owned(),
+                body: string(String::from_utf8_lossy(line).into_owned()),
+                attributes: vec![KeyValue {
+                    key: "log.iostream".to_owned(),
+                    value: string(name.to_owned()),
+                    ..KeyValue::default()
+                }],
+                trace_id: self.run.trace_id().to_bytes().to_vec(),
+                span_id: self.run.span_id().to_bytes().to_vec(),
+                flags: u32::from(self.run.trace_flags().to_u8()),
+                ..LogRecord::default()
+            },
+        });
+    }
+}
+
 /// A guest output stream that relays to one of the host's streams, up to
 /// `cap` bytes.
 #[derive(Debug, Clone)]
@@ -51,6 +178,7 @@ pub struct CappedOutput {
     stream: Stream,
     cap: u64,
     counts: Arc<OutputCounts>,
+    logs: Option<Arc<LineLogs>>,
 }
 
 impl CappedOutput {
@@ -60,7 +188,26 @@ impl CappedOutput {
             stream,
             cap,
             counts: Arc::default(),
+            logs: None,
         }
+    }
+
+    /// Also turns each line relayed into a log record.
+    pub fn with_logs(mut self, logs: Arc<LineLogs>) -> Self {
+        self.logs = Some(logs);
+        self
+    }
+
+    /// Sends an unfinished last line as a log record, if lines are.
+    pub fn finish(&self) {
+        if let Some(logs) = &self.logs {
+            logs.finish(self.stream);
+        }
+    }
+
+    /// Lines not sent as log records because the budget was used up.
+    pub fn logs_over_limit(&self) -> u64 {
+        self.logs.as_ref().map_or(0, |logs| logs.over_limit())
     }
 
     /// The relay's counts, shared with every stream it hands out.
@@ -98,6 +245,8 @@ impl CappedOutput {
             self.counts
                 .written
                 .fetch_sub(room as u64, Ordering::Relaxed);
+        } else if let Some(logs) = &self.logs {
+            logs.feed(self.stream, &bytes[..room]);
         }
         written
     }

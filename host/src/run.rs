@@ -1,6 +1,7 @@
 //! One run, from a path to an exit code: load, sandbox, limit, run under
 //! a `wasm.run` span, flush the telemetry.
 
+mod metrics;
 mod outcome;
 mod span;
 
@@ -8,8 +9,7 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime};
 
-use opentelemetry::trace::{SpanContext, TraceFlags, TraceState};
-use opentelemetry_sdk::Resource;
+use opentelemetry::trace::{SpanContext, SpanId, TraceFlags};
 use wasmtime::component::{Linker as ComponentLinker, ResourceTable};
 use wasmtime::{Engine, Linker, Store};
 use wasmtime_wasi::p1::WasiP1Ctx;
@@ -17,13 +17,13 @@ use wasmtime_wasi::p2::bindings::sync::Command;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::cli::RunConfig;
-use crate::export::{ExportSetupError, Pipeline};
-use crate::ids;
+use crate::export::{ExportReport, Pipeline};
 use crate::limits::{EpochTicker, GuestLimiter, HOSTCALL_FUEL, RESOURCE_TABLE_CAPACITY};
 use crate::load::{self, Guest, LoadError};
-use crate::output::{CappedOutput, Stream};
+use crate::output::{CappedOutput, LineLogs, Stream};
 use crate::sandbox::{self, Stdio};
 use crate::telemetry::{self, GuestTelemetry, TelemetryStats};
+use crate::{ids, resource};
 
 pub use outcome::{
     EXIT_CANNOT_RUN, EXIT_FUEL, EXIT_MEMORY, EXIT_NOT_FOUND, EXIT_TIMEOUT, EXIT_TRAP, EXIT_USAGE,
@@ -49,9 +49,6 @@ pub enum RunError {
         /// Wasmtime's account, naming the missing import.
         reason: wasmtime::Error,
     },
-    /// The exporter could not be set up.
-    #[error(transparent)]
-    Export(#[from] ExportSetupError),
     /// The engine could not be set up.
     #[error("cannot set up the WebAssembly engine: {0:#}")]
     Engine(wasmtime::Error),
@@ -76,7 +73,7 @@ impl RunError {
         match self {
             RunError::Load(LoadError::NotFound(_)) => EXIT_NOT_FOUND,
             RunError::Load(_) | RunError::Instantiate { .. } => EXIT_CANNOT_RUN,
-            RunError::Export(_) | RunError::Engine(_) | RunError::Sandbox(_) => EXIT_USAGE,
+            RunError::Engine(_) | RunError::Sandbox(_) => EXIT_USAGE,
         }
     }
 }
@@ -84,40 +81,61 @@ impl RunError {
 /// Runs the guest `config` names and reports how it ended. The run's
 /// telemetry is flushed before this returns.
 pub fn run(config: RunConfig) -> Result<Outcome, RunError> {
+    let started = SystemTime::now();
     let mut engine_config = wasmtime::Config::new();
     config.limits.configure(&mut engine_config);
     let engine = Engine::new(&engine_config).map_err(RunError::Engine)?;
-    let guest = load::load(&engine, &config.wasm)?;
+    let loaded = load::load(&engine, &config.wasm)?;
+    let guest = loaded.guest;
 
     let module_name = config
         .wasm
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| config.wasm.display().to_string());
-    let resource = Resource::builder_empty()
-        .with_service_name(config.service_name.clone())
-        .build();
-    let pipeline = Arc::new(Pipeline::new(&config.export, resource)?);
+    let module = resource::Module {
+        name: &module_name,
+        sha256: &loaded.sha256,
+    };
+    let resource = resource::attributes(&config.service_name, &config.resource_attributes, &module);
+    let pipeline = Arc::new(Pipeline::new(&config.export, resource));
 
     // The run's own span: its context is what the guest hangs its root
-    // spans under, and it is exported last, with the outcome.
+    // spans under, and it is exported last, with the outcome. A caller's
+    // context makes it a child in the caller's trace.
+    let (trace_id, flags, parent) = match &config.parent {
+        Some(parent) => (parent.trace_id(), parent.trace_flags(), parent.span_id()),
+        None => (ids::new_trace_id(), TraceFlags::SAMPLED, SpanId::INVALID),
+    };
+    let trace_state = config
+        .parent
+        .as_ref()
+        .map(|parent| parent.trace_state().clone())
+        .unwrap_or_default();
     let run_span = RunSpan {
-        context: SpanContext::new(
-            ids::new_trace_id(),
-            ids::new_span_id(),
-            TraceFlags::SAMPLED,
-            false,
-            TraceState::default(),
-        ),
-        started: SystemTime::now(),
+        context: SpanContext::new(trace_id, ids::new_span_id(), flags, false, trace_state),
+        parent,
+        started,
         module_name: module_name.clone(),
         kind: guest.kind(),
     };
-    let stdio = Stdio {
-        stdout: CappedOutput::new(Stream::Stdout, config.limits.max_output),
-        stderr: CappedOutput::new(Stream::Stderr, config.limits.max_output),
-    };
-    let telemetry = GuestTelemetry::new(pipeline.clone(), run_span.context.clone());
+    let mut stdout = CappedOutput::new(Stream::Stdout, config.limits.max_output);
+    let mut stderr = CappedOutput::new(Stream::Stderr, config.limits.max_output);
+    if config.output_logs {
+        let logs = LineLogs::new(
+            pipeline.clone(),
+            run_span.context.clone(),
+            config.budget.logs,
+        );
+        stdout = stdout.with_logs(logs.clone());
+        stderr = stderr.with_logs(logs);
+    }
+    let stdio = Stdio { stdout, stderr };
+    let telemetry = GuestTelemetry::new(
+        pipeline.clone(),
+        run_span.context.clone(),
+        config.budget.clone(),
+    );
 
     let _ticker = config.limits.timeout.map(|_| EpochTicker::start(&engine));
     let _watchdog = config
@@ -131,7 +149,7 @@ pub fn run(config: RunConfig) -> Result<Outcome, RunError> {
         }
         Guest::Module(module) => run_module(&engine, module, &config, &module_name, &stdio),
     };
-    let facts = match ran {
+    let mut facts = match ran {
         Ok(facts) => facts,
         Err(Failure::Instantiate(reason)) => {
             pipeline.shutdown();
@@ -145,17 +163,32 @@ pub fn run(config: RunConfig) -> Result<Outcome, RunError> {
             return Err(RunError::Sandbox(err));
         }
     };
-    let facts = RunFacts {
-        output_dropped: stdio.stdout.counts().dropped() + stdio.stderr.counts().dropped(),
-        ..facts
-    };
+    stdio.stdout.finish();
+    stdio.stderr.finish();
+    facts.output_dropped = stdio.stdout.counts().dropped() + stdio.stderr.counts().dropped();
+    let unsent_lines = stdio.stdout.logs_over_limit();
+    if unsent_lines > 0 {
+        *facts
+            .stats
+            .dropped
+            .entry("output_logs_over_limit")
+            .or_default() += unsent_lines;
+    }
     let outcome = Outcome::classify(facts.ended.clone(), &facts, &config.limits);
 
-    pipeline.on_end(run_span.finish(&outcome, &facts));
-    pipeline.shutdown();
+    let ended = SystemTime::now();
+    pipeline.on_span(run_span.finish(&outcome, &facts));
+    pipeline.on_metrics(metrics::run_metrics(
+        pipeline.resource(),
+        started,
+        ended,
+        &facts,
+    ));
+    let report = pipeline.shutdown();
 
     warn_about_drops(&facts.stats);
     warn_about_output(&stdio, config.limits.max_output);
+    warn_about_export(&report);
     Ok(outcome)
 }
 
@@ -233,14 +266,11 @@ fn run_component(
         .call_run(&mut store)
         .map(|result| if result.is_ok() { 0 } else { 1 });
     let fuel_consumed = fuel_consumed(&store, config);
-    let state = store.data();
-    let mut stats = state.telemetry.stats().clone();
-    for _ in 0..state.telemetry.open_spans() {
-        stats.count("span_never_ended");
-    }
+    let state = store.data_mut();
+    state.telemetry.finish(SystemTime::now());
     Ok(RunFacts {
         ended: ended.into(),
-        stats,
+        stats: state.telemetry.stats().clone(),
         fuel_consumed,
         peak_memory: Some(state.limiter.peak_memory()),
         memory_denied: state.limiter.memory_denied(),
@@ -318,8 +348,9 @@ impl Watchdog {
                     timeout,
                     blocked: true,
                 };
-                pipeline.on_end(run_span.finish(&outcome, &RunFacts::default()));
-                pipeline.shutdown();
+                pipeline.on_span(run_span.finish(&outcome, &RunFacts::default()));
+                let report = pipeline.shutdown();
+                warn_about_export(&report);
                 if let Some(message) = outcome.message() {
                     eprintln!("error: {message}");
                 }
@@ -350,6 +381,33 @@ fn warn_about_drops(stats: &TelemetryStats) {
     eprintln!(
         "warning: {total} telemetry items from the guest were dropped or repaired ({})",
         reasons.join(", ")
+    );
+}
+
+/// One line on stderr when the exporter lost anything, with what it
+/// delivered beside it.
+fn warn_about_export(report: &ExportReport) {
+    let lost: u64 = report.dropped.values().sum();
+    if lost == 0 {
+        return;
+    }
+    let exported: Vec<String> = report
+        .exported
+        .iter()
+        .map(|(signal, count)| format!("{count} {}", signal.items()))
+        .collect();
+    let dropped: Vec<String> = report
+        .dropped
+        .iter()
+        .map(|((signal, reason), count)| format!("{count} {} ({reason})", signal.items()))
+        .collect();
+    let exported = match exported.is_empty() {
+        true => "nothing".to_owned(),
+        false => exported.join(", "),
+    };
+    eprintln!(
+        "warning: telemetry export lost {}; exported {exported}",
+        dropped.join(", ")
     );
 }
 

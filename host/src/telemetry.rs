@@ -5,16 +5,27 @@
 //! dropped and counted by reason; a field that can be repaired is repaired
 //! and counted. Nothing here traps the guest or panics the host.
 
+mod budget;
 mod convert;
+mod logs;
+mod metrics;
 
-use std::collections::{BTreeMap, HashSet};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::time::SystemTime;
 
-use opentelemetry::trace::{SpanContext, TraceFlags};
+use opentelemetry::trace::{SpanContext, SpanKind, Status, TraceFlags};
+use opentelemetry::{InstrumentationScope, KeyValue};
+use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 
 use crate::export::Pipeline;
+use crate::ids;
 
-pub use convert::{convert_span, json_to_value};
+pub use budget::Budget;
+pub use convert::{Clean, convert_span, json_to_value};
+pub use logs::{convert_log, nanos};
+pub use metrics::convert_metrics;
 
 /// Generated bindings for `wasi:otel@0.2.0-rc.2`.
 pub mod bindings {
@@ -26,15 +37,16 @@ pub mod bindings {
 
 use bindings::wasi::otel as wit;
 
-/// How many spans a guest may have open (started, not yet ended) at once
-/// before further starts stop being tracked.
-const MAX_OPEN_SPANS: usize = 10_000;
+/// The error string a metric export past the budget is refused with.
+const EXPORTS_USED_UP: &str = "wasm-otel: this run's budget of metric exports is used up";
 
-/// What one guest instance has reported, and where its spans go.
+/// What one guest instance has reported, and where it goes.
 pub struct GuestTelemetry {
     pipeline: Arc<Pipeline>,
     outer: SpanContext,
-    open: HashSet<String>,
+    budget: Budget,
+    /// Spans started and not yet ended: their trace id and start time.
+    open: HashMap<String, (String, SystemTime)>,
     stats: TelemetryStats,
 }
 
@@ -43,11 +55,9 @@ pub struct GuestTelemetry {
 pub struct TelemetryStats {
     /// Spans handed to the exporter.
     pub spans: u64,
-    /// Log records received. This host does not export logs yet, so each
-    /// one is also counted in `dropped` under `logs_not_exported`.
+    /// Log records handed to the exporter.
     pub logs: u64,
-    /// Metric exports received; counted in `dropped` under
-    /// `metrics_not_exported` for the same reason.
+    /// Metric exports handed to the exporter.
     pub metric_exports: u64,
     /// Items dropped or repaired, by reason.
     pub dropped: BTreeMap<&'static str, u64>,
@@ -66,12 +76,14 @@ impl TelemetryStats {
 }
 
 impl GuestTelemetry {
-    /// Telemetry for one guest whose root spans hang under `outer`.
-    pub fn new(pipeline: Arc<Pipeline>, outer: SpanContext) -> Self {
+    /// Telemetry for one guest whose root spans hang under `outer`, within
+    /// `budget`.
+    pub fn new(pipeline: Arc<Pipeline>, outer: SpanContext, budget: Budget) -> Self {
         Self {
             pipeline,
             outer,
-            open: HashSet::new(),
+            budget,
+            open: HashMap::new(),
             stats: TelemetryStats::default(),
         }
     }
@@ -81,9 +93,49 @@ impl GuestTelemetry {
         &self.stats
     }
 
-    /// Spans the guest started and never ended.
-    pub fn open_spans(&self) -> usize {
-        self.open.len()
+    fn clean(&mut self) -> Clean<'_> {
+        Clean {
+            budget: &self.budget,
+            stats: &mut self.stats,
+        }
+    }
+
+    /// Ends the run's telemetry: spans the guest started and never ended
+    /// are exported, ending at `end`, so their children are not orphans.
+    /// They carry `wasm.span.unended = true`, have the run's span as
+    /// parent (their own is not known), and are counted
+    /// (`span_never_ended`).
+    pub fn finish(&mut self, end: SystemTime) {
+        let scope = InstrumentationScope::builder("wasm-otel").build();
+        for (span_id, (trace_id, start)) in std::mem::take(&mut self.open) {
+            self.stats.count("span_never_ended");
+            let (Ok(trace_id), Ok(span_id)) =
+                (ids::parse_trace_id(&trace_id), ids::parse_span_id(&span_id))
+            else {
+                continue;
+            };
+            self.pipeline.on_span(SpanData {
+                span_context: SpanContext::new(
+                    trace_id,
+                    span_id,
+                    self.outer.trace_flags(),
+                    false,
+                    Default::default(),
+                ),
+                parent_span_id: self.outer.span_id(),
+                parent_span_is_remote: false,
+                span_kind: SpanKind::Internal,
+                name: Cow::Borrowed("unended span"),
+                start_time: start,
+                end_time: end.max(start),
+                attributes: vec![KeyValue::new("wasm.span.unended", true)],
+                dropped_attributes_count: 0,
+                events: SpanEvents::default(),
+                links: SpanLinks::default(),
+                status: Status::error("the guest never ended this span"),
+                instrumentation_scope: scope.clone(),
+            });
+        }
     }
 }
 
@@ -91,19 +143,31 @@ impl wit::types::Host for GuestTelemetry {}
 
 impl wit::tracing::Host for GuestTelemetry {
     fn on_start(&mut self, context: wit::tracing::SpanContext) {
-        if self.open.len() >= MAX_OPEN_SPANS {
-            self.stats.count("open_spans_untracked");
+        if self.open.len() >= self.budget.open_spans {
+            self.stats.count("open_spans_over_limit");
             return;
         }
-        self.open.insert(context.span_id);
+        let mut span_id = context.span_id;
+        let mut trace_id = context.trace_id;
+        // Ids are checked when the span ends; here they only need to stay
+        // small.
+        budget::truncate(&mut span_id, ids::SPAN_ID_HEX_LEN);
+        budget::truncate(&mut trace_id, ids::TRACE_ID_HEX_LEN);
+        self.open.insert(span_id, (trace_id, SystemTime::now()));
     }
 
     fn on_end(&mut self, span: wit::tracing::SpanData) {
-        self.open.remove(&span.span_context.span_id);
-        match convert_span(span, &mut self.stats) {
+        if self.open.remove(&span.span_context.span_id).is_none() {
+            self.stats.count("span_end_without_start");
+        }
+        if self.stats.spans >= self.budget.spans {
+            self.stats.count("spans_over_limit");
+            return;
+        }
+        match convert_span(span, &mut self.clean()) {
             Ok(data) => {
                 self.stats.spans += 1;
-                self.pipeline.on_end(data);
+                self.pipeline.on_span(data);
             }
             Err(reason) => self.stats.count(reason),
         }
@@ -127,16 +191,29 @@ impl wit::tracing::Host for GuestTelemetry {
 }
 
 impl wit::logs::Host for GuestTelemetry {
-    fn on_emit(&mut self, _data: wit::logs::LogRecord) {
+    fn on_emit(&mut self, data: wit::logs::LogRecord) {
+        if self.stats.logs >= self.budget.logs {
+            self.stats.count("logs_over_limit");
+            return;
+        }
+        let pipeline = self.pipeline.clone();
+        let outer = self.outer.clone();
+        let item = convert_log(data, &outer, pipeline.resource(), &mut self.clean());
         self.stats.logs += 1;
-        self.stats.count("logs_not_exported");
+        pipeline.on_log(item);
     }
 }
 
 impl wit::metrics::Host for GuestTelemetry {
-    fn export(&mut self, _metrics: wit::metrics::ResourceMetrics) -> Result<(), String> {
+    fn export(&mut self, metrics: wit::metrics::ResourceMetrics) -> Result<(), String> {
+        if self.stats.metric_exports >= self.budget.metric_exports {
+            self.stats.count("metric_exports_over_limit");
+            return Err(EXPORTS_USED_UP.to_owned());
+        }
+        let pipeline = self.pipeline.clone();
+        let converted = convert_metrics(metrics, pipeline.resource(), &mut self.clean());
         self.stats.metric_exports += 1;
-        self.stats.count("metrics_not_exported");
+        pipeline.on_metrics(converted);
         Ok(())
     }
 }

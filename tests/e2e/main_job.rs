@@ -2,10 +2,13 @@
 //! exporting to a loopback OTLP/HTTP receiver.
 
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::metrics::v1::{
+    AggregationTemporality, metric::Data, number_data_point,
+};
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use wasm_otel_tests::otlp::{array_items, attr, hex, int_attr, str_attr};
-use wasm_otel_tests::{Receiver, SpanRecord, component, component_for, find, host, run};
+use wasm_otel_tests::{LogEntry, Receiver, SpanRecord, component, component_for, find, host, run};
 
 fn service_name(record: &SpanRecord) -> &str {
     str_attr(&record.resource.attributes, "service.name")
@@ -352,27 +355,68 @@ fn a_guest_built_against_the_standard_world_arrives_intact() {
         Some(StatusCode::Ok as i32)
     );
 
-    // Logs and metrics are accepted, and their non-delivery is reported.
+    // The log record arrives as sent, with the guest's resource added to
+    // the host's.
     assert!(
         ran.stderr.contains("foreign: metrics export ok"),
         "{}",
         ran.stderr
     );
+    let logs: Vec<LogEntry> = receiver
+        .logs()
+        .into_iter()
+        .filter(|log| log.scope.name == "foreign-sdk")
+        .collect();
+    assert_eq!(logs.len(), 1, "{logs:#?}");
+    let log = &logs[0];
+    let record = &log.record;
+    assert_eq!(record.time_unix_nano, 1_700_000_000_400_000_000);
+    assert_eq!(record.observed_time_unix_nano, 1_700_000_000_450_000_000);
+    assert_eq!(record.severity_number, 13);
+    assert_eq!(record.severity_text, "WARN");
+    let body = record.body.as_ref().and_then(|b| b.value.clone());
+    assert_eq!(body, Some(Value::StringValue("foreign log".into())));
+    assert_eq!(str_attr(&record.attributes, "k"), "v");
+    assert_eq!(record.event_name, "foreign.log");
+    assert_eq!(hex(&record.trace_id), hex(&run_span.trace_id));
+    assert_eq!(hex(&record.span_id), "00f067aa0ba902b7");
+    assert_eq!(record.flags & 0xff, 1);
+    assert_eq!(str_attr(&log.resource.attributes, "guest.resource"), "r");
     assert_eq!(
-        int_attr(
-            &run_span.attributes,
-            "wasm.telemetry.dropped.logs_not_exported"
-        ),
-        1
+        str_attr(&log.resource.attributes, "service.name"),
+        "foreign"
     );
+
+    // So does the metric.
+    let metrics = receiver.metrics();
+    let requests = metrics
+        .iter()
+        .find(|m| m.metric.name == "foreign.requests")
+        .unwrap_or_else(|| panic!("no foreign.requests in {metrics:#?}"));
+    assert_eq!(requests.scope.name, "foreign-sdk");
+    assert_eq!(requests.metric.unit, "{request}");
+    assert_eq!(requests.metric.description, "requests made");
+    let Some(Data::Sum(sum)) = &requests.metric.data else {
+        panic!("not a sum: {requests:#?}")
+    };
+    assert!(sum.is_monotonic);
     assert_eq!(
-        int_attr(
-            &run_span.attributes,
-            "wasm.telemetry.dropped.metrics_not_exported"
-        ),
-        1
+        sum.aggregation_temporality,
+        AggregationTemporality::Cumulative as i32
     );
-    assert!(ran.stderr.contains("logs_not_exported=1"), "{}", ran.stderr);
+    assert_eq!(sum.data_points.len(), 1);
+    assert_eq!(
+        sum.data_points[0].value,
+        Some(number_data_point::Value::AsInt(3))
+    );
+    assert_eq!(sum.data_points[0].time_unix_nano, 1_700_000_000_700_000_000);
+    assert_eq!(
+        str_attr(&requests.resource.attributes, "guest.resource"),
+        "r"
+    );
+
+    // Nothing was dropped or repaired.
+    assert_eq!(int_attr(&run_span.attributes, "wasm.telemetry.dropped"), 0);
 }
 
 #[test]

@@ -1,5 +1,6 @@
-//! The console exporter: after the run, the spans as a tree on stderr, so
-//! a first run shows something without any collector.
+//! The console exporter: after the run, the spans as a tree on stderr,
+//! each with the log records emitted in it, then the metrics, so a first
+//! run shows something without any collector.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -8,66 +9,166 @@ use std::time::Duration;
 
 use opentelemetry::trace::{SpanId, Status};
 use opentelemetry::{Array, Value};
-use opentelemetry_sdk::Resource;
+use opentelemetry_proto::tonic::common::v1::AnyValue;
+use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
+use opentelemetry_proto::tonic::metrics::v1::ResourceMetrics;
+use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use opentelemetry_sdk::trace::SpanData;
+
+use super::otlp::LogItem;
 
 /// How many attributes a line shows.
 const ATTRIBUTES_SHOWN: usize = 4;
 /// How many characters of an attribute value a line shows.
 const VALUE_CHARS: usize = 40;
-/// How many spans are kept for the tree; later ones are counted only.
-const MAX_SPANS: usize = 10_000;
+/// How many spans, log records and metrics are kept for printing; later
+/// ones are counted only.
+const MAX_KEPT: usize = 10_000;
 
-/// Collects spans and prints them as a tree.
+/// Collects spans, logs and metrics and prints them.
 #[derive(Debug)]
 pub struct ConsoleTree {
-    resource: Resource,
-    spans: Mutex<Spans>,
+    service: String,
+    kept: Mutex<Kept>,
 }
 
 #[derive(Debug, Default)]
-struct Spans {
-    kept: Vec<SpanData>,
+struct Kept {
+    spans: Vec<SpanData>,
+    logs: Vec<LogLine>,
+    metrics: Vec<String>,
     not_shown: u64,
 }
 
+/// A log record, reduced to what a line shows.
+#[derive(Debug)]
+struct LogLine {
+    span_id: Option<SpanId>,
+    text: String,
+}
+
 impl ConsoleTree {
-    /// An empty tree for spans of `resource`.
-    pub fn new(resource: Resource) -> Self {
+    /// An empty tree for the service `service`.
+    pub fn new(service: String) -> Self {
         Self {
-            resource,
-            spans: Mutex::default(),
+            service,
+            kept: Mutex::default(),
         }
+    }
+
+    fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
+        self.kept.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Adds one span.
     pub fn push(&self, span: SpanData) {
-        let mut spans = self.spans.lock().unwrap_or_else(|e| e.into_inner());
-        if spans.kept.len() < MAX_SPANS {
-            spans.kept.push(span);
+        let mut kept = self.kept();
+        if kept.spans.len() < MAX_KEPT {
+            kept.spans.push(span);
         } else {
-            spans.not_shown += 1;
+            kept.not_shown += 1;
         }
     }
 
-    /// Writes the tree of every span pushed so far, and forgets them.
+    /// Adds one log record, shown under the span it was emitted in.
+    pub fn push_log(&self, log: &LogItem) {
+        let record = &log.record;
+        let span_id = <[u8; 8]>::try_from(record.span_id.as_slice())
+            .ok()
+            .map(SpanId::from_bytes);
+        let severity = match record.severity_text.as_str() {
+            "" => format!("SEVERITY{}", record.severity_number),
+            text => text.to_owned(),
+        };
+        let body = record.body.as_ref().map(format_any).unwrap_or_default();
+        let mut text = format!("log {severity}  {}", clip(&body));
+        if !record.event_name.is_empty() {
+            text.push_str(&format!("  event={}", record.event_name));
+        }
+        let mut kept = self.kept();
+        if kept.logs.len() < MAX_KEPT {
+            kept.logs.push(LogLine { span_id, text });
+        } else {
+            kept.not_shown += 1;
+        }
+    }
+
+    /// Adds one metrics export: a line for each metric.
+    pub fn push_metrics(&self, metrics: &ResourceMetrics) {
+        let mut kept = self.kept();
+        for metric in metrics.scope_metrics.iter().flat_map(|s| &s.metrics) {
+            if kept.metrics.len() >= MAX_KEPT {
+                kept.not_shown += 1;
+                continue;
+            }
+            let (kind, points) = match &metric.data {
+                Some(Data::Gauge(g)) => ("gauge", g.data_points.len()),
+                Some(Data::Sum(s)) => ("sum", s.data_points.len()),
+                Some(Data::Histogram(h)) => ("histogram", h.data_points.len()),
+                Some(Data::ExponentialHistogram(h)) => {
+                    ("exponential histogram", h.data_points.len())
+                }
+                Some(Data::Summary(s)) => ("summary", s.data_points.len()),
+                None => ("empty", 0),
+            };
+            let unit = match metric.unit.as_str() {
+                "" => String::new(),
+                unit => format!(" ({unit})"),
+            };
+            kept.metrics.push(format!(
+                "metric {}{unit}  {kind}  {points} points",
+                clip(&metric.name)
+            ));
+        }
+    }
+
+    /// Writes everything pushed so far, and forgets it.
     pub fn print(&self, out: &mut dyn Write) {
-        let spans = std::mem::take(&mut *self.spans.lock().unwrap_or_else(|e| e.into_inner()));
-        let _ = write_tree(out, &self.resource, &spans.kept);
-        if spans.not_shown > 0 {
-            let _ = writeln!(out, "({} more spans not shown)", spans.not_shown);
+        let kept = std::mem::take(&mut *self.kept());
+        let _ = write_tree(out, &self.service, &kept);
+        for line in &kept.metrics {
+            let _ = writeln!(out, "{line}");
+        }
+        if kept.not_shown > 0 {
+            let _ = writeln!(out, "({} more items not shown)", kept.not_shown);
         }
     }
 }
 
-fn write_tree(out: &mut dyn Write, resource: &Resource, spans: &[SpanData]) -> std::io::Result<()> {
-    if spans.is_empty() {
+/// A log body or attribute value on one line.
+fn format_any(value: &AnyValue) -> String {
+    match &value.value {
+        Some(Any::StringValue(s)) => s.clone(),
+        Some(Any::BoolValue(b)) => b.to_string(),
+        Some(Any::IntValue(i)) => i.to_string(),
+        Some(Any::DoubleValue(d)) => d.to_string(),
+        Some(Any::ArrayValue(a)) => {
+            let items: Vec<String> = a.values.iter().map(format_any).collect();
+            format!("[{}]", items.join(", "))
+        }
+        Some(Any::KvlistValue(kv)) => {
+            let items: Vec<String> = kv
+                .values
+                .iter()
+                .map(|kv| {
+                    let value = kv.value.as_ref().map(format_any).unwrap_or_default();
+                    format!("{}: {value}", kv.key)
+                })
+                .collect();
+            format!("{{{}}}", items.join(", "))
+        }
+        Some(Any::BytesValue(b)) => format!("<{} bytes>", b.len()),
+        Some(Any::StringValueStrindex(_)) | None => String::new(),
+    }
+}
+
+fn write_tree(out: &mut dyn Write, service: &str, kept: &Kept) -> std::io::Result<()> {
+    let spans = &kept.spans;
+    if spans.is_empty() && kept.logs.is_empty() && kept.metrics.is_empty() {
         return Ok(());
     }
-    let service = resource
-        .get(&opentelemetry::Key::from_static_str("service.name"))
-        .map(|v| v.to_string())
-        .unwrap_or_default();
+    let mut logs: HashMap<SpanId, Vec<&str>> = HashMap::new();
+    let mut loose = Vec::new();
 
     // Children by parent id; a span whose parent is not here is a root.
     let ids: std::collections::HashSet<SpanId> =
@@ -85,50 +186,73 @@ fn write_tree(out: &mut dyn Write, resource: &Resource, spans: &[SpanData]) -> s
         list.sort_by_key(|s| s.start_time);
     }
     roots.sort_by_key(|s| s.start_time);
+    for log in &kept.logs {
+        match log.span_id {
+            Some(id) if ids.contains(&id) => logs.entry(id).or_default().push(&log.text),
+            _ => loose.push(&log.text),
+        }
+    }
 
     writeln!(out, "service {service}")?;
+    let tree = Tree {
+        children: &children,
+        logs: &logs,
+    };
     for root in roots {
         writeln!(out, "trace {}", root.span_context.trace_id())?;
-        write_span(out, root, &children, "", "", 0)?;
+        tree.write_span(out, root, "", "", 0)?;
+    }
+    for text in loose {
+        writeln!(out, "{text}")?;
     }
     Ok(())
 }
 
-fn write_span(
-    out: &mut dyn Write,
-    span: &SpanData,
-    children: &HashMap<SpanId, Vec<&SpanData>>,
-    lead: &str,
-    rest: &str,
-    depth: usize,
-) -> std::io::Result<()> {
-    writeln!(out, "{lead}{}", describe(span))?;
+/// Spans by parent, and log lines by span.
+struct Tree<'a> {
+    children: &'a HashMap<SpanId, Vec<&'a SpanData>>,
+    logs: &'a HashMap<SpanId, Vec<&'a str>>,
+}
 
-    // A guest can nest spans arbitrarily deep; past this the tree stops
-    // indenting rather than print unbounded lines.
-    let kids = children
-        .get(&span.span_context.span_id())
-        .map(Vec::as_slice)
-        .unwrap_or(&[]);
-    for (i, child) in kids.iter().enumerate() {
-        let last = i + 1 == kids.len();
-        let (branch, cont) = if depth >= 32 {
-            ("", "")
-        } else if last {
-            ("└─ ", "   ")
-        } else {
-            ("├─ ", "│  ")
-        };
-        write_span(
-            out,
-            child,
-            children,
-            &format!("{rest}{branch}"),
-            &format!("{rest}{cont}"),
-            depth + 1,
-        )?;
+impl Tree<'_> {
+    fn write_span(
+        &self,
+        out: &mut dyn Write,
+        span: &SpanData,
+        lead: &str,
+        rest: &str,
+        depth: usize,
+    ) -> std::io::Result<()> {
+        writeln!(out, "{lead}{}", describe(span))?;
+        let id = span.span_context.span_id();
+
+        // A guest can nest spans arbitrarily deep; past this the tree stops
+        // indenting rather than print unbounded lines.
+        let kids = self.children.get(&id).map(Vec::as_slice).unwrap_or(&[]);
+        let logs = self.logs.get(&id).map(Vec::as_slice).unwrap_or(&[]);
+        let shallow = depth < 32;
+        for text in logs {
+            let bar = if kids.is_empty() || !shallow {
+                "   "
+            } else {
+                "│  "
+            };
+            writeln!(out, "{rest}{bar}· {text}")?;
+        }
+        for (i, child) in kids.iter().enumerate() {
+            let last = i + 1 == kids.len();
+            let (branch, cont) = if !shallow {
+                ("", "")
+            } else if last {
+                ("└─ ", "   ")
+            } else {
+                ("├─ ", "│  ")
+            };
+            let lead = format!("{rest}{branch}");
+            self.write_span(out, child, &lead, &format!("{rest}{cont}"), depth + 1)?;
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// One line: name, duration, status, events, a few attributes.

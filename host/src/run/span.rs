@@ -34,6 +34,8 @@ pub struct RunFacts {
 pub struct RunSpan {
     /// Its context, handed to the guest as `outer-span-context`.
     pub context: SpanContext,
+    /// The caller's span, or the invalid id when the run is a root.
+    pub parent: SpanId,
     /// When the run started.
     pub started: SystemTime,
     /// The file's name.
@@ -96,8 +98,8 @@ impl RunSpan {
 
         SpanData {
             span_context: self.context.clone(),
-            parent_span_id: SpanId::INVALID,
-            parent_span_is_remote: false,
+            parent_span_id: self.parent,
+            parent_span_is_remote: self.parent != SpanId::INVALID,
             span_kind: SpanKind::Internal,
             name: Cow::Borrowed("wasm.run"),
             start_time: self.started,
