@@ -60,6 +60,7 @@ pub enum ExporterKind {
 
 /// Flags of `wasm-otel run`.
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "wasm-otel run [OPTIONS] <WASM> [ARGS]...")]
 pub struct RunArgs {
     /// Base URL of an OTLP/HTTP receiver, such as `http://localhost:4318`;
     /// `/v1/traces`, `/v1/logs` and `/v1/metrics` are appended. Overrides
@@ -106,21 +107,41 @@ pub struct RunArgs {
 
     /// Wall-clock deadline, such as `500ms`, `5s` or `2m`.
     /// [default: none]
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        value_parser = parse_duration,
+        allow_hyphen_values = true
+    )]
     pub timeout: Option<Duration>,
 
     /// Cap on each linear memory of the guest, such as `64MiB` or `1GiB`.
     /// Growth past it fails inside the guest. [default: 512MiB]
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    #[arg(
+        long,
+        value_name = "SIZE",
+        value_parser = parse_size,
+        allow_hyphen_values = true
+    )]
     pub max_memory: Option<u64>,
 
-    /// The guest's stack. [default: 512KiB]
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    /// The guest's stack, from 1 byte to 256MiB. [default: 512KiB]
+    #[arg(
+        long,
+        value_name = "SIZE",
+        value_parser = parse_stack,
+        allow_hyphen_values = true
+    )]
     pub max_stack: Option<u64>,
 
     /// Cap on each of the guest's stdout and stderr; past it output is
     /// discarded and counted. [default: 64MiB]
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    #[arg(
+        long,
+        value_name = "SIZE",
+        value_parser = parse_size,
+        allow_hyphen_values = true
+    )]
     pub max_output: Option<u64>,
 
     /// Grant a host directory read-only, seen by the guest at GUEST (by
@@ -143,17 +164,16 @@ pub struct RunArgs {
     #[arg(long)]
     pub trap_unknown_imports: bool,
 
-    /// The `.wasm` file to run.
-    #[arg(value_name = "WASM")]
-    pub wasm: PathBuf,
-
-    /// Arguments for the guest; its `argv[0]` is the file's name.
+    /// The `.wasm` file to run, then the guest's arguments. Everything
+    /// after the file is the guest's, flags included; the guest's
+    /// `argv[0]` is the file's name.
     #[arg(
-        value_name = "ARGS",
-        trailing_var_arg = true,
-        allow_hyphen_values = true
+        value_name = "WASM",
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true
     )]
-    pub args: Vec<String>,
+    pub command: Vec<String>,
 }
 
 /// Caps on the guest's telemetry, each with its default.
@@ -296,7 +316,7 @@ pub enum ConfigError {
         reason: String,
     },
     /// An endpoint is not an `http://` or `https://` URL.
-    #[error("{name} is `{value}`, not an http:// or https:// URL")]
+    #[error("{name} is `{value}`, not an http:// or https:// URL with a host")]
     BadEndpoint {
         /// Which flag or variable held it.
         name: String,
@@ -337,7 +357,7 @@ impl RunArgs {
             .service_name
             .or_else(|| env("OTEL_SERVICE_NAME").filter(|s| !s.is_empty()))
             .or(from_attributes.filter(|s| !s.is_empty()))
-            .unwrap_or_else(|| module_stem(&self.wasm));
+            .unwrap_or_else(|| module_stem(Path::new(&self.command[0])));
 
         // The caller's trace context: the flag, else the environment.
         let (parent, source) = match self.traceparent {
@@ -373,15 +393,19 @@ impl RunArgs {
                 dirs.push(preopen(flag, value, writable)?);
             }
         }
-        let env = self
-            .env
-            .iter()
-            .map(|value| env_var(value, env))
-            .collect::<Result<_, _>>()?;
+        check_grants(&dirs)?;
+        let mut vars: Vec<(String, String)> = Vec::new();
+        for value in &self.env {
+            let (name, value) = env_var(value, env)?;
+            // A later `--env` for the same name replaces the earlier one.
+            vars.retain(|(seen, _)| *seen != name);
+            vars.push((name, value));
+        }
+        let env = vars;
 
         Ok(RunConfig {
-            wasm: self.wasm,
-            args: self.args,
+            wasm: PathBuf::from(&self.command[0]),
+            args: self.command[1..].to_vec(),
             service_name,
             export,
             limits,
@@ -436,13 +460,19 @@ fn signal_endpoint(
     };
 
     let value = value.trim().to_owned();
-    if !(value.starts_with("http://") || value.starts_with("https://")) {
-        return Err(ConfigError::BadEndpoint { name, value });
-    }
+    let url = match reqwest::Url::parse(&value) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => url,
+        _ => return Err(ConfigError::BadEndpoint { name, value }),
+    };
     if !is_base {
-        return Ok(Some(value));
+        return Ok(Some(url.to_string()));
     }
-    Ok(Some(format!("{}/{path}", value.trim_end_matches('/'))))
+
+    // The signal's path goes after the base's own path, before any query.
+    let mut url = url;
+    let joined = format!("{}/{path}", url.path().trim_end_matches('/'));
+    url.set_path(&joined);
+    Ok(Some(url.to_string()))
 }
 
 /// Reads `HOST[::GUEST]`; the host side must be an existing directory.
@@ -468,6 +498,49 @@ fn preopen(flag: &'static str, value: &str, writable: bool) -> Result<Preopen, C
         guest: guest.to_owned(),
         writable,
     })
+}
+
+/// Refuses grants the guest could use against each other: two at the same
+/// guest path, and a read-only directory inside a read-write one, which
+/// the guest could change through the outer grant.
+fn check_grants(dirs: &[Preopen]) -> Result<(), ConfigError> {
+    let flag = |dir: &Preopen| if dir.writable { "--dir-rw" } else { "--dir" };
+    let shown = |dir: &Preopen| format!("{}::{}", dir.host.display(), dir.guest);
+    for (i, dir) in dirs.iter().enumerate() {
+        if dirs[..i].iter().any(|earlier| earlier.guest == dir.guest) {
+            return Err(ConfigError::BadDir {
+                flag: flag(dir),
+                value: shown(dir),
+                reason: format!(
+                    "the guest path `{}` is already granted (give each grant its own)",
+                    dir.guest
+                ),
+            });
+        }
+    }
+    for dir in dirs.iter().filter(|d| !d.writable) {
+        let Ok(inner) = dir.host.canonicalize() else {
+            continue;
+        };
+        for outer in dirs.iter().filter(|d| d.writable) {
+            if outer
+                .host
+                .canonicalize()
+                .is_ok_and(|outer| inner.starts_with(outer))
+            {
+                return Err(ConfigError::BadDir {
+                    flag: "--dir",
+                    value: shown(dir),
+                    reason: format!(
+                        "it lies inside the read-write grant `{}`, through which the guest \
+                         could change it (grant it read-write, or grant a directory outside)",
+                        outer.host.display()
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Reads `NAME[=VALUE]`, taking the value from the host when absent.
@@ -503,14 +576,43 @@ fn env_var(
 /// digits (`1_000_000`).
 fn parse_fuel(text: &str) -> Result<u64, String> {
     text.replace('_', "").parse().map_err(|_| {
-        format!("`{text}` is not a whole number of instructions (write it as `1000000000`)")
+        format!(
+            "`{text}` is not a whole number of instructions from 0 to {} \
+             (write it as `1000000000`)",
+            u64::MAX
+        )
     })
 }
 
-/// Reads a duration such as `500ms`, `5s`, `2m` or `1h 30m`.
+/// The longest `--timeout`: a year, past which a deadline means nothing.
+const MAX_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
+/// Reads a duration such as `500ms`, `5s`, `2m` or `1h 30m`, up to a year.
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text)
-        .map_err(|_| format!("`{text}` is not a duration (write it as `500ms`, `5s` or `2m`)"))
+    let duration = humantime::parse_duration(text)
+        .map_err(|_| format!("`{text}` is not a duration (write it as `500ms`, `5s` or `2m`)"))?;
+    if duration > MAX_TIMEOUT {
+        return Err(format!(
+            "`{text}` is longer than a year (leave --timeout out for no deadline)"
+        ));
+    }
+    Ok(duration)
+}
+
+/// The largest `--max-stack`.
+const MAX_STACK: u64 = 256 << 20;
+
+/// Reads a stack size: more than nothing, at most [`MAX_STACK`].
+fn parse_stack(text: &str) -> Result<u64, String> {
+    match parse_size(text)? {
+        0 => Err(format!(
+            "`{text}` leaves the guest no stack (give at least `64KiB`)"
+        )),
+        size if size > MAX_STACK => {
+            Err(format!("`{text}` is more than the largest stack, `256MiB`"))
+        }
+        size => Ok(size),
+    }
 }
 
 /// Reads a size such as `65536`, `64KiB`, `64MiB` or `1GiB` (also `MB`,
@@ -662,16 +764,19 @@ mod tests {
 
     #[test]
     fn dirs_map_host_to_guest_paths() {
-        let tmp = std::env::temp_dir();
-        let tmp = tmp.to_str().unwrap();
-        let ro = format!("{tmp}::/data");
-        let got = config(&["--dir", &ro, "--dir-rw", tmp], &[])
+        let base = std::env::temp_dir().join("wasm-otel-cli-dirs");
+        let (a, b) = (base.join("a"), base.join("b"));
+        std::fs::create_dir_all(&a).unwrap();
+        std::fs::create_dir_all(&b).unwrap();
+        let ro = format!("{}::/data", a.display());
+        let rw = b.to_str().unwrap();
+        let got = config(&["--dir", &ro, "--dir-rw", rw], &[])
             .unwrap()
             .sandbox;
         assert_eq!(got.dirs.len(), 2);
         assert_eq!(got.dirs[0].guest, "/data");
         assert!(!got.dirs[0].writable);
-        assert_eq!(got.dirs[1].guest, tmp);
+        assert_eq!(got.dirs[1].guest, rw);
         assert!(got.dirs[1].writable);
 
         let err = config(&["--dir", "/no/such/dir"], &[]).unwrap_err();
@@ -698,9 +803,109 @@ mod tests {
     }
 
     #[test]
-    fn guest_arguments_keep_their_hyphens() {
-        let argv = ["wasm-otel", "run", "app.wasm", "--flag", "-x", "plain"];
+    fn everything_after_the_file_is_the_guests() {
+        let argv = [
+            "wasm-otel",
+            "run",
+            "--fuel",
+            "5",
+            "app.wasm",
+            "--flag",
+            "-x",
+            "--help",
+            "--dir-rw",
+            "/::/host",
+            "--",
+            "plain",
+        ];
         let Command::Run(args) = Cli::try_parse_from(argv).unwrap().command;
-        assert_eq!(args.args, ["--flag", "-x", "plain"]);
+        let config = args.into_config(&|_| None).unwrap();
+        assert_eq!(config.wasm, PathBuf::from("app.wasm"));
+        assert_eq!(
+            config.args,
+            [
+                "--flag", "-x", "--help", "--dir-rw", "/::/host", "--", "plain"
+            ]
+        );
+        assert_eq!(config.limits.fuel, Some(5));
+        assert!(config.sandbox.dirs.is_empty());
+    }
+
+    #[test]
+    fn grants_that_undo_each_other_are_refused() {
+        let tmp = std::env::temp_dir();
+        let outer = tmp.to_str().unwrap();
+        let same = [
+            "--dir",
+            &format!("{outer}::/d"),
+            "--dir-rw",
+            &format!("{outer}::/d"),
+        ];
+        let err = config(&same, &[]).unwrap_err().to_string();
+        assert!(
+            err.contains("the guest path `/d` is already granted"),
+            "{err}"
+        );
+
+        let inner = tmp.join("wasm-otel-cli-nested");
+        std::fs::create_dir_all(&inner).unwrap();
+        let nested = [
+            "--dir-rw",
+            &format!("{outer}::/w"),
+            "--dir",
+            &format!("{}::/r", inner.display()),
+        ];
+        let err = config(&nested, &[]).unwrap_err().to_string();
+        assert!(err.contains("inside the read-write grant"), "{err}");
+        std::fs::remove_dir(&inner).unwrap();
+    }
+
+    #[test]
+    fn a_later_env_flag_replaces_an_earlier_one() {
+        let got = config(&["--env", "A=1", "--env", "B=2", "--env", "A=3"], &[]).unwrap();
+        let expected = [("B", "2"), ("A", "3")];
+        let expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(got.sandbox.env, expected);
+    }
+
+    #[test]
+    fn endpoints_are_urls_and_keep_their_prefix_and_query() {
+        let vars = [("OTEL_EXPORTER_OTLP_ENDPOINT", "HTTP://h:4318/prefix/?k=v")];
+        assert_eq!(
+            endpoint(config(&[], &vars).unwrap()),
+            "http://h:4318/prefix/v1/traces?k=v"
+        );
+        for bad in ["http://", "http://h:99999", "ftp://h", "h:4318"] {
+            let err = config(&["--otlp-endpoint", bad], &[]).unwrap_err();
+            assert!(err.to_string().contains(&format!("`{bad}`")), "{err}");
+        }
+    }
+
+    #[test]
+    fn stacks_and_timeouts_have_bounds() {
+        for (flag, value, says) in [
+            ("--max-stack", "0", "leaves the guest no stack"),
+            ("--max-stack", "1GiB", "more than the largest stack"),
+            ("--timeout", "-1s", "`-1s` is not a duration"),
+            ("--timeout", "18446744073709551615s", "longer than a year"),
+            (
+                "--fuel",
+                "99999999999999999999",
+                "from 0 to 18446744073709551615",
+            ),
+        ] {
+            let argv = ["wasm-otel", "run", flag, value, "a.wasm"];
+            let err = Cli::try_parse_from(argv).unwrap_err().to_string();
+            assert!(err.contains(says), "{flag} {value}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_file_is_required() {
+        let argv = ["wasm-otel", "run", "--fuel", "5"];
+        assert!(Cli::try_parse_from(argv).is_err());
     }
 }

@@ -19,4 +19,13 @@ pub mod sandbox;
 pub mod telemetry;
 
 pub use cli::RunConfig;
+
+/// Writes one line of the host's own on stderr, never failing; see
+/// [`output::host_line`].
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::output::host_line(format_args!($($arg)*))
+    };
+}
 pub use run::{Outcome, RunError, run};

@@ -65,7 +65,19 @@ impl Limits {
     pub fn configure(&self, config: &mut wasmtime::Config) {
         config.consume_fuel(self.fuel.is_some());
         config.epoch_interruption(self.timeout.is_some());
-        config.max_wasm_stack(usize::try_from(self.max_stack).unwrap_or(usize::MAX));
+        let stack = usize::try_from(self.max_stack).unwrap_or(usize::MAX);
+        config.max_wasm_stack(stack);
+        // Wasmtime wants room for the guest's stack on async fibers too,
+        // though this host runs guests synchronously.
+        config.async_stack_size(stack.saturating_add(1 << 20).max(2 << 20));
+    }
+
+    /// The native stack the thread that runs the guest needs: the guest's
+    /// stack, and room for the host's own frames around it.
+    pub fn thread_stack(&self) -> usize {
+        usize::try_from(self.max_stack)
+            .unwrap_or(usize::MAX)
+            .saturating_add(8 << 20)
     }
 
     /// Applies the per-store limits: fuel, epoch deadline, memory and
@@ -211,7 +223,10 @@ pub fn format_size(bytes: u64) -> String {
             return format!("{:.1} {name}", bytes as f64 / unit as f64);
         }
     }
-    format!("{bytes} bytes")
+    match bytes {
+        1 => "1 byte".to_owned(),
+        n => format!("{n} bytes"),
+    }
 }
 
 #[cfg(test)]
@@ -250,5 +265,6 @@ mod tests {
         assert_eq!(format_size(1 << 30), "1 GiB");
         assert_eq!(format_size(1536), "1.5 KiB");
         assert_eq!(format_size(100), "100 bytes");
+        assert_eq!(format_size(1), "1 byte");
     }
 }

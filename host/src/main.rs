@@ -27,22 +27,22 @@ fn main() -> ExitCode {
             let config = match args.into_config(&|name| std::env::var(name).ok()) {
                 Ok(config) => config,
                 Err(err) => {
-                    eprintln!("error: {err}");
+                    wasm_otel_host::say!("error: {err}");
                     return ExitCode::from(EXIT_USAGE);
                 }
             };
             for warning in &config.warnings {
-                eprintln!("warning: {warning}");
+                wasm_otel_host::say!("warning: {warning}");
             }
             match wasm_otel_host::run(config) {
                 Ok(outcome) => {
                     if let Some(message) = outcome.message() {
-                        eprintln!("error: {message}");
+                        wasm_otel_host::say!("error: {message}");
                     }
                     ExitCode::from(outcome.exit_code())
                 }
                 Err(err) => {
-                    eprintln!("error: {err:#}");
+                    wasm_otel_host::say!("error: {err:#}");
                     ExitCode::from(err.exit_code())
                 }
             }

@@ -56,6 +56,21 @@ impl OutputCounts {
     }
 }
 
+/// Whether the guest's last write to stderr left a line unfinished, so
+/// the host's own next line starts on a fresh one.
+static STDERR_MID_LINE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Writes one line of the host's own on stderr: on a line of its own even
+/// after unfinished guest output, and without failing when stderr is
+/// closed (a diagnostic nobody can read is not an error).
+pub fn host_line(line: std::fmt::Arguments<'_>) {
+    let mut err = io::stderr().lock();
+    if STDERR_MID_LINE.swap(false, Ordering::Relaxed) {
+        let _ = err.write_all(b"\n");
+    }
+    let _ = writeln!(err, "{line}");
+}
+
 /// The longest line kept whole as one log record, in bytes.
 pub const MAX_LINE: usize = 16 << 10;
 
@@ -245,8 +260,13 @@ impl CappedOutput {
             self.counts
                 .written
                 .fetch_sub(room as u64, Ordering::Relaxed);
-        } else if let Some(logs) = &self.logs {
-            logs.feed(self.stream, &bytes[..room]);
+        } else {
+            if self.stream == Stream::Stderr {
+                STDERR_MID_LINE.store(bytes[room - 1] != b'\n', Ordering::Relaxed);
+            }
+            if let Some(logs) = &self.logs {
+                logs.feed(self.stream, &bytes[..room]);
+            }
         }
         written
     }

@@ -59,9 +59,12 @@ pub enum RunError {
 
 /// What to do about an instantiation failure, when there is something.
 fn remedy(reason: &wasmtime::Error) -> &'static str {
-    if format!("{reason:#}").contains("unknown import") {
+    let reason = format!("{reason:#}");
+    if reason.contains("unknown import") {
         " (to run it anyway, with such imports trapping when called, \
          add --trap-unknown-imports)"
+    } else if reason.contains("exceeds memory limits") {
+        " (the guest needs more memory from the start: raise --max-memory)"
     } else {
         ""
     }
@@ -143,12 +146,23 @@ pub fn run(config: RunConfig) -> Result<Outcome, RunError> {
         .timeout
         .map(|timeout| Watchdog::start(timeout, &run_span, &pipeline));
 
-    let ran = match &guest {
-        Guest::Component { component, .. } => {
-            run_component(&engine, component, &config, &module_name, &stdio, telemetry)
-        }
-        Guest::Module(module) => run_module(&engine, module, &config, &module_name, &stdio),
-    };
+    // The guest runs on a thread of its own, whose native stack holds its
+    // whole `--max-stack`.
+    let ran = std::thread::scope(|scope| {
+        let run = || match &guest {
+            Guest::Component { component, .. } => {
+                run_component(&engine, component, &config, &module_name, &stdio, telemetry)
+            }
+            Guest::Module(module) => run_module(&engine, module, &config, &module_name, &stdio),
+        };
+        std::thread::Builder::new()
+            .name("wasm-otel-guest".into())
+            .stack_size(config.limits.thread_stack())
+            .spawn_scoped(scope, run)
+            .expect("the OS can start a thread")
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    });
     let mut facts = match ran {
         Ok(facts) => facts,
         Err(Failure::Instantiate(reason)) => {
@@ -259,12 +273,15 @@ fn run_component(
         .limits
         .apply(&mut store, |state| &mut state.limiter)?;
     store.set_hostcall_fuel(HOSTCALL_FUEL);
-    let command = Command::instantiate(&mut store, component, &linker)?;
-
-    let ended = command
-        .wasi_cli_run()
-        .call_run(&mut store)
-        .map(|result| if result.is_ok() { 0 } else { 1 });
+    // The adapter and start functions run guest code while instantiating:
+    // a trap there is the guest's, judged like any other.
+    let ended = match started(Command::instantiate(&mut store, component, &linker))? {
+        Ok(command) => command
+            .wasi_cli_run()
+            .call_run(&mut store)
+            .map(|result| if result.is_ok() { 0 } else { 1 }),
+        Err(trap) => Err(trap),
+    };
     let fuel_consumed = fuel_consumed(&store, config);
     let state = store.data_mut();
     state.telemetry.finish(SystemTime::now());
@@ -288,6 +305,14 @@ fn run_module(
 ) -> Result<RunFacts, Failure> {
     let mut linker = Linker::<ModuleState>::new(engine);
     wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |state| &mut state.wasi)?;
+    // WASI's own `proc_exit` refuses codes of 126 and above; a guest's
+    // code is its own to choose, and wraps past 255 as in a shell.
+    linker.allow_shadowing(true);
+    linker.func_wrap(
+        "wasi_snapshot_preview1",
+        "proc_exit",
+        |code: i32| -> wasmtime::Result<()> { Err(wasmtime_wasi::I32Exit(code).into()) },
+    )?;
     if config.trap_unknown_imports {
         linker.define_unknown_imports_as_traps(module)?;
     }
@@ -303,10 +328,13 @@ fn run_module(
     config
         .limits
         .apply(&mut store, |state| &mut state.limiter)?;
-    let instance = linker.instantiate(&mut store, module)?;
-    let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
-
-    let ended = start.call(&mut store, ()).map(|()| 0);
+    let ended = match started(linker.instantiate(&mut store, module))? {
+        Ok(instance) => {
+            let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
+            start.call(&mut store, ()).map(|()| 0)
+        }
+        Err(trap) => Err(trap),
+    };
     let fuel_consumed = fuel_consumed(&store, config);
     let limiter = &store.data().limiter;
     Ok(RunFacts {
@@ -317,6 +345,20 @@ fn run_module(
         memory_denied: limiter.memory_denied(),
         output_dropped: 0,
     })
+}
+
+/// Splits an instantiation's failure into the guest's own ending (a trap
+/// or an exit while its start code ran) and the host's refusal to run it.
+fn started<T>(result: wasmtime::Result<T>) -> Result<wasmtime::Result<T>, Failure> {
+    match result {
+        Err(err)
+            if err.downcast_ref::<wasmtime::Trap>().is_none()
+                && err.downcast_ref::<wasmtime_wasi::I32Exit>().is_none() =>
+        {
+            Err(Failure::Instantiate(err))
+        }
+        other => Ok(other),
+    }
 }
 
 fn fuel_consumed<T>(store: &Store<T>, config: &RunConfig) -> Option<u64> {
@@ -339,7 +381,7 @@ impl Watchdog {
         std::thread::Builder::new()
             .name("wasm-otel-watchdog".into())
             .spawn(move || {
-                if finished.recv_timeout(timeout + BLOCKED_GRACE)
+                if finished.recv_timeout(timeout.saturating_add(BLOCKED_GRACE))
                     != Err(mpsc::RecvTimeoutError::Timeout)
                 {
                     return;
@@ -352,7 +394,7 @@ impl Watchdog {
                 let report = pipeline.shutdown();
                 warn_about_export(&report);
                 if let Some(message) = outcome.message() {
-                    eprintln!("error: {message}");
+                    crate::say!("error: {message}");
                 }
                 std::process::exit(i32::from(outcome.exit_code()));
             })
@@ -378,7 +420,7 @@ fn warn_about_drops(stats: &TelemetryStats) {
         .iter()
         .map(|(reason, count)| format!("{reason}={count}"))
         .collect();
-    eprintln!(
+    crate::say!(
         "warning: {total} telemetry items from the guest were dropped or repaired ({})",
         reasons.join(", ")
     );
@@ -405,7 +447,7 @@ fn warn_about_export(report: &ExportReport) {
         true => "nothing".to_owned(),
         false => exported.join(", "),
     };
-    eprintln!(
+    crate::say!(
         "warning: telemetry export lost {}; exported {exported}",
         dropped.join(", ")
     );
@@ -418,9 +460,18 @@ fn warn_about_output(stdio: &Stdio, cap: u64) {
     if stdout + stderr == 0 {
         return;
     }
-    eprintln!(
+    crate::say!(
         "warning: guest output past the `--max-output` cap of `{}` was discarded: \
-         {stdout} bytes of stdout, {stderr} bytes of stderr (raise it with --max-output)",
-        crate::limits::format_size(cap)
+         {} of stdout, {} of stderr (raise it with --max-output)",
+        crate::limits::format_size(cap),
+        bytes(stdout),
+        bytes(stderr),
     );
+}
+
+fn bytes(count: u64) -> String {
+    match count {
+        1 => "1 byte".to_owned(),
+        n => format!("{n} bytes"),
+    }
 }

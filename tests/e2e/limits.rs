@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use wasm_otel_tests::otlp::{int_attr, str_attr};
 use wasm_otel_tests::{
-    Ran, Receiver, component, find, host, run, run_measuring_memory, run_traced,
+    Ran, Receiver, component, component_for, find, host, run, run_measuring_memory, run_traced,
 };
 
 fn run_span(spans: &[wasm_otel_tests::SpanRecord]) -> &opentelemetry_proto::tonic::trace::v1::Span {
@@ -303,8 +303,12 @@ fn an_endless_flood_ends_at_its_timeout_with_capped_output() {
         .arg("both"));
     assert_eq!(ran.code, Some(124), "{ran:?}");
     assert_eq!(ran.stdout.len(), 64 << 10);
-    // Stderr holds the guest's 64 KiB, then the host's own two lines.
-    let host_lines: Vec<&str> = ran.stderr[64 << 10..].lines().collect();
+    // Stderr holds the guest's 64 KiB, cut mid-line, then the host's own
+    // two lines, each on a line of its own.
+    let rest = ran.stderr[64 << 10..]
+        .strip_prefix('\n')
+        .expect("the host ends the guest's unfinished line");
+    let host_lines: Vec<&str> = rest.lines().collect();
     assert_eq!(host_lines.len(), 2, "{host_lines:?}");
     assert!(host_lines[0].starts_with("warning: guest output past the `--max-output` cap"));
     assert!(host_lines[1].starts_with("error: guest exceeded its time limit of `1s`"));
@@ -322,4 +326,69 @@ fn bad_limit_values_are_usage_errors() {
         assert_eq!(ran.code, Some(125), "{flag} {value}: {ran:?}");
         assert!(ran.stderr.contains(says), "{flag} {value}: {}", ran.stderr);
     }
+}
+
+#[test]
+fn a_limit_reached_while_the_guest_starts_is_still_that_limit() {
+    // The preview-1 adapter runs guest code while the component is
+    // instantiated; running out of fuel there is running out of fuel.
+    for target in ["wasm32-wasip1", "wasm32-wasip2"] {
+        let ran = run(host()
+            .args(["run", "--exporter", "none", "--fuel", "0"])
+            .arg(component_for(target, "hello")));
+        assert_eq!(ran.code, Some(152), "{target}: {ran:?}");
+        assert_eq!(
+            ran.stderr,
+            "error: guest used up its fuel budget of `0` (raise it with --fuel)\n"
+        );
+    }
+}
+
+#[test]
+fn a_plain_module_exits_with_any_code_wrapping_past_255() {
+    for (code, expected) in [
+        ("125", 125),
+        ("126", 126),
+        ("200", 200),
+        ("256", 0),
+        ("-1", 255),
+    ] {
+        let ran = run(host()
+            .args(["run", "--exporter", "none"])
+            .arg(component("plain"))
+            .arg(code));
+        assert_eq!(ran.code, Some(expected), "{code}: {ran:?}");
+        assert_eq!(ran.stderr, "", "{code}");
+    }
+}
+
+#[test]
+fn a_closed_stderr_does_not_change_the_exit_code() {
+    let mut child = host()
+        .args(["run", "--exporter", "none"])
+        .arg(component("recurse"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(134));
+}
+
+#[test]
+fn the_hosts_lines_start_on_a_line_of_their_own() {
+    let ran = run(host()
+        .args(["run", "--exporter", "none", "--max-output", "1"])
+        .arg(component("flood"))
+        .args(["stderr", "1"]));
+    assert_eq!(ran.code, Some(0), "{ran:?}");
+    let mut lines = ran.stderr.lines();
+    assert_eq!(lines.next(), Some("f"));
+    let warning = format!(
+        "warning: guest output past the `--max-output` cap of `1 byte` was discarded: \
+         0 bytes of stdout, {} bytes of stderr (raise it with --max-output)",
+        flood_bytes(1) - 1
+    );
+    assert_eq!(lines.next(), Some(warning.as_str()));
 }

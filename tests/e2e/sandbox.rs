@@ -270,3 +270,22 @@ fn a_component_cannot_open_sockets_or_look_up_names() {
         other => panic!("the guest reached the listener: {other:?}"),
     }
 }
+
+#[test]
+fn host_flags_after_the_file_are_the_guests() {
+    // A wrapper such as `wasm-otel run app.wasm "$@"` must not let its
+    // caller grant anything.
+    let ran = run(host()
+        .args(["run", "--exporter", "none"])
+        .arg(component("env-peek"))
+        .args(["--env", "LEAKED=1", "--dir-rw", "/::/host"]));
+    assert_eq!(ran.code, Some(0), "{ran:?}");
+    assert_eq!(ran.stdout, "count=0\n");
+
+    let ran = run(host()
+        .args(["run", "--exporter", "none"])
+        .arg(component("plain"))
+        .args(["--help", "--timeout", "1s"]));
+    assert_eq!(ran.code, Some(0), "{ran:?}");
+    assert_eq!(ran.stdout, "argv: plain.wasm --help --timeout 1s\n");
+}
