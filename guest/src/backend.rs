@@ -1,6 +1,9 @@
 //! Where telemetry goes: the host's `wasi:otel` imports on wasm32, nowhere
 //! on other targets, and a recorder in this crate's tests.
 //!
+//! This is the one place that calls the imports; a mode that writes OTLP
+//! JSON instead of calling a host plugs in here as another backend.
+//!
 //! The rest of the crate reaches the host only through [`Backend`], so the
 //! unit tests can run on the build machine, where the generated imports
 //! would panic.
@@ -8,6 +11,8 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use crate::bindings::logs::LogRecord;
+use crate::bindings::metrics::ResourceMetrics;
 use crate::bindings::tracing::{SpanContext, SpanData};
 
 /// The host side of `wasi:otel`, one method per import the crate uses.
@@ -20,6 +25,12 @@ pub(crate) trait Backend {
 
     /// `tracing.on-end`.
     fn on_end(&self, span: &SpanData);
+
+    /// `logs.on-emit`.
+    fn on_emit(&self, record: &LogRecord);
+
+    /// `metrics.export`: an error is the host's reason for refusing.
+    fn export_metrics(&self, metrics: &ResourceMetrics) -> Result<(), String>;
 }
 
 thread_local! {
@@ -64,10 +75,19 @@ impl Backend for Wit {
     fn on_end(&self, span: &SpanData) {
         crate::bindings::tracing::on_end(span);
     }
+
+    fn on_emit(&self, record: &LogRecord) {
+        crate::bindings::logs::on_emit(record);
+    }
+
+    fn export_metrics(&self, metrics: &ResourceMetrics) -> Result<(), String> {
+        crate::bindings::metrics::export(metrics)
+    }
 }
 
 /// Off wasm32 there is no host: the spans still get ids and parents, so
-/// code using the crate runs, but they are dropped when they end.
+/// code using the crate runs, but they are dropped when they end, as are
+/// log records and metrics.
 #[cfg(not(target_arch = "wasm32"))]
 struct Discard;
 
@@ -88,6 +108,12 @@ impl Backend for Discard {
     fn on_start(&self, _context: &SpanContext) {}
 
     fn on_end(&self, _span: &SpanData) {}
+
+    fn on_emit(&self, _record: &LogRecord) {}
+
+    fn export_metrics(&self, _metrics: &ResourceMetrics) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// A backend for tests: it answers `outer-span-context` with a given
@@ -98,6 +124,8 @@ pub(crate) mod recording {
     use std::rc::Rc;
 
     use super::Backend;
+    use crate::bindings::logs::LogRecord;
+    use crate::bindings::metrics::ResourceMetrics;
     use crate::bindings::tracing::{SpanContext, SpanData};
 
     /// One recorded call.
@@ -105,12 +133,15 @@ pub(crate) mod recording {
     pub(crate) enum Call {
         Start(SpanContext),
         End(Box<SpanData>),
+        Emit(Box<LogRecord>),
+        Export(Box<ResourceMetrics>),
     }
 
     pub(crate) struct Recording {
         outer: SpanContext,
         outer_calls: Cell<usize>,
         calls: RefCell<Vec<Call>>,
+        export_error: RefCell<Option<String>>,
     }
 
     impl Recording {
@@ -121,6 +152,7 @@ pub(crate) mod recording {
                 outer,
                 outer_calls: Cell::new(0),
                 calls: RefCell::new(Vec::new()),
+                export_error: RefCell::new(None),
             });
             super::install(recording.clone());
             recording
@@ -142,9 +174,38 @@ pub(crate) mod recording {
                 .into_iter()
                 .filter_map(|call| match call {
                     Call::End(span) => Some(*span),
-                    Call::Start(_) => None,
+                    _ => None,
                 })
                 .collect()
+        }
+
+        /// The log records emitted so far, removed from the recorder.
+        pub(crate) fn take_logs(&self) -> Vec<LogRecord> {
+            self.take()
+                .into_iter()
+                .filter_map(|call| match call {
+                    Call::Emit(record) => Some(*record),
+                    _ => None,
+                })
+                .collect()
+        }
+
+        /// The metrics exported so far, removed from the recorder; a
+        /// refused export is recorded too.
+        pub(crate) fn take_exports(&self) -> Vec<ResourceMetrics> {
+            self.take()
+                .into_iter()
+                .filter_map(|call| match call {
+                    Call::Export(metrics) => Some(*metrics),
+                    _ => None,
+                })
+                .collect()
+        }
+
+        /// Makes every later `metrics.export` fail with `error`, or
+        /// succeed again with `None`.
+        pub(crate) fn refuse_exports(&self, error: Option<&str>) {
+            *self.export_error.borrow_mut() = error.map(str::to_owned);
         }
     }
 
@@ -162,6 +223,22 @@ pub(crate) mod recording {
             self.calls
                 .borrow_mut()
                 .push(Call::End(Box::new(span.clone())));
+        }
+
+        fn on_emit(&self, record: &LogRecord) {
+            self.calls
+                .borrow_mut()
+                .push(Call::Emit(Box::new(record.clone())));
+        }
+
+        fn export_metrics(&self, metrics: &ResourceMetrics) -> Result<(), String> {
+            self.calls
+                .borrow_mut()
+                .push(Call::Export(Box::new(metrics.clone())));
+            match self.export_error.borrow().as_ref() {
+                Some(error) => Err(error.clone()),
+                None => Ok(()),
+            }
         }
     }
 }

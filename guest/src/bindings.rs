@@ -12,5 +12,4 @@ wit_bindgen::generate!({
 });
 
 pub(crate) use wasi::clocks::wall_clock::Datetime;
-pub(crate) use wasi::otel::tracing;
-pub(crate) use wasi::otel::types;
+pub(crate) use wasi::otel::{logs, metrics, tracing, types};

@@ -1,5 +1,5 @@
-//! Spans for Rust WebAssembly guests, sent to the host through the standard
-//! `wasi:otel` interface.
+//! Spans, logs and metrics for Rust WebAssembly guests, sent to the host
+//! through the standard `wasi:otel` interface.
 //!
 //! Build the guest for `wasm32-wasip1`. A span started while another is
 //! open becomes its child; a span with no open parent hangs under the
@@ -20,8 +20,30 @@
 //! order.end();
 //! ```
 //!
-//! Off wasm32 there is no host to send spans to: they get ids and parents
-//! as usual and are dropped when they end.
+//! A [`Logger`] emits log records, tied to the innermost open span; a
+//! [`Meter`] makes counters, histograms and gauges that aggregate in the
+//! guest and reach the host when [`metrics::flush`] is called:
+//!
+//! ```
+//! use wasm_otel_guest::{KeyValue, Logger, Meter, metrics};
+//!
+//! let logger = Logger::new("shop");
+//! logger.warn("stock is low").attribute("stock.left", 2).emit();
+//!
+//! let orders = Meter::new("shop").u64_counter("shop.orders").build();
+//! orders.add(1, &[KeyValue::new("shop.payment", "card")]);
+//! metrics::flush()?;
+//! # Ok::<(), metrics::ExportError>(())
+//! ```
+//!
+//! Two cargo features bring other instrumentation in: `tracing`, a layer
+//! that sends `tracing` spans and events (module `tracing`), and
+//! `opentelemetry`, processors and a metric reader for the OpenTelemetry
+//! SDK (module `opentelemetry`).
+//!
+//! Off wasm32 there is no host to send telemetry to: spans get ids and
+//! parents as usual and are dropped when they end, as are log records
+//! and metrics.
 
 #![deny(missing_docs)]
 
@@ -29,9 +51,17 @@ mod backend;
 mod bindings;
 mod clock;
 mod id;
+mod logs;
+pub mod metrics;
+#[cfg(feature = "opentelemetry")]
+pub mod opentelemetry;
 mod trace;
+#[cfg(feature = "tracing")]
+pub mod tracing;
 mod value;
 
+pub use logs::{LogBuilder, Logger, Severity};
+pub use metrics::Meter;
 pub use trace::{Span, SpanBuilder, SpanContext, SpanKind, Status, Tracer};
 pub use value::{KeyValue, Value};
 

@@ -79,29 +79,30 @@ impl SpanBuilder {
     /// Starts the span as a child of the most recently started span still
     /// open, and tells the host it started.
     pub fn start(self) -> Span {
-        let start_time = clock::now();
-        let span_id = id::span_id();
+        let span = self.start_under(Parent::Current);
+        enter(&span.data.span_context);
+        span
+    }
 
-        // Take the parent's trace and open the span on this thread's stack.
-        let (context, parent_span_id) = SPANS.with(|spans| {
-            let mut spans = spans.borrow_mut();
-            let lineage = spans.lineage();
-            let context = wit::SpanContext {
-                trace_id: lineage.trace_id,
-                span_id,
-                trace_flags: lineage.trace_flags,
-                is_remote: false,
-                trace_state: lineage.trace_state,
-            };
-            spans.open.push(context.clone());
-            (context, lineage.parent_span_id)
-        });
+    /// Starts the span under `parent` and tells the host, without putting
+    /// it on this thread's stack of open spans: [`enter`] and [`exit`] do
+    /// that, for spans entered and left many times, as `tracing`'s are.
+    pub(crate) fn start_under(self, parent: Parent) -> Span {
+        let start_time = clock::now();
+        let lineage = SPANS.with(|spans| spans.borrow().lineage(parent));
+        let context = wit::SpanContext {
+            trace_id: lineage.trace_id,
+            span_id: id::span_id(),
+            trace_flags: lineage.trace_flags,
+            is_remote: false,
+            trace_state: lineage.trace_state,
+        };
 
         backend::current().on_start(&context);
         Span {
             data: wit::SpanData {
                 span_context: context,
-                parent_span_id,
+                parent_span_id: lineage.parent_span_id,
                 span_kind: self.kind.to_wit(),
                 name: self.name,
                 start_time,
@@ -117,6 +118,19 @@ impl SpanBuilder {
             },
         }
     }
+}
+
+/// Where a span started by [`SpanBuilder::start_under`] takes its parent.
+#[derive(Debug)]
+pub(crate) enum Parent {
+    /// The top of this thread's stack of open spans, else the host's span.
+    Current,
+    /// The host's span, whatever is open.
+    #[cfg(feature = "tracing")]
+    Outer,
+    /// This span.
+    #[cfg(feature = "tracing")]
+    Span(wit::SpanContext),
 }
 
 /// The role of a span in a trace.
@@ -246,6 +260,24 @@ impl Span {
     pub fn end(self) {
         drop(self);
     }
+
+    /// The span's context as `wasi:otel` carries it.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn wit_context(&self) -> &wit::SpanContext {
+        &self.data.span_context
+    }
+
+    /// Renames the span.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn rename(&mut self, name: impl Into<String>) {
+        self.data.name = name.into();
+    }
+
+    /// Changes the span's kind.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn set_kind(&mut self, kind: SpanKind) {
+        self.data.span_kind = kind.to_wit();
+    }
 }
 
 impl Drop for Span {
@@ -253,14 +285,9 @@ impl Drop for Span {
         // The wall clock may step back; a span never ends before it starts.
         self.data.end_time = clock::later(clock::now(), self.data.start_time);
 
-        // Spans may end in any order, so remove this one by id.
-        let span_id = &self.data.span_context.span_id;
-        SPANS.with(|spans| {
-            let open = &mut spans.borrow_mut().open;
-            if let Some(at) = open.iter().rposition(|open| open.span_id == *span_id) {
-                open.remove(at);
-            }
-        });
+        // Off the stack, if it is on it: one started by `start_under` and
+        // never entered is not.
+        exit(&self.data.span_context.span_id);
 
         backend::current().on_end(&self.data);
     }
@@ -268,6 +295,35 @@ impl Drop for Span {
 
 thread_local! {
     static SPANS: RefCell<Spans> = RefCell::new(Spans::default());
+}
+
+/// Puts `context` on this thread's stack of open spans: spans started and
+/// records logged until [`exit`] are its children.
+pub(crate) fn enter(context: &wit::SpanContext) {
+    SPANS.with(|spans| spans.borrow_mut().open.push(context.clone()));
+}
+
+/// Takes the latest entry of span `span_id` off this thread's stack, if it
+/// is there. Spans may end in any order, so this goes by id.
+pub(crate) fn exit(span_id: &str) {
+    SPANS.with(|spans| {
+        let open = &mut spans.borrow_mut().open;
+        if let Some(at) = open.iter().rposition(|open| open.span_id == span_id) {
+            open.remove(at);
+        }
+    });
+}
+
+/// The top of this thread's stack of open spans: the most recently started
+/// or entered span still open, if any.
+pub(crate) fn current() -> Option<wit::SpanContext> {
+    SPANS.with(|spans| spans.borrow().open.last().cloned())
+}
+
+/// The host's span for the run, when it offers a valid one.
+#[cfg(feature = "opentelemetry")]
+pub(crate) fn outer() -> Option<wit::SpanContext> {
+    SPANS.with(|spans| spans.borrow().outer().cloned())
 }
 
 /// This thread's open spans and the host's span, asked for once.
@@ -286,8 +342,14 @@ struct Lineage {
 }
 
 impl Spans {
-    fn lineage(&self) -> Lineage {
-        let parent = self.open.last().or_else(|| self.outer());
+    fn lineage(&self, parent: Parent) -> Lineage {
+        let parent = match &parent {
+            Parent::Current => self.open.last().or_else(|| self.outer()),
+            #[cfg(feature = "tracing")]
+            Parent::Outer => self.outer(),
+            #[cfg(feature = "tracing")]
+            Parent::Span(context) => Some(context),
+        };
         match parent {
             Some(parent) => Lineage {
                 trace_id: parent.trace_id.clone(),

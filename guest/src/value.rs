@@ -77,7 +77,8 @@ impl KeyValue {
     }
 }
 
-fn write_string(out: &mut String, s: &str) {
+/// Appends `s` as a JSON string.
+pub(crate) fn write_string(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -93,15 +94,18 @@ fn write_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
-fn write_bool(out: &mut String, b: bool) {
+/// Appends `b` as a JSON literal.
+pub(crate) fn write_bool(out: &mut String, b: bool) {
     out.push_str(if b { "true" } else { "false" });
 }
 
-fn write_i64(out: &mut String, i: i64) {
+/// Appends `i` as a JSON integer.
+pub(crate) fn write_i64(out: &mut String, i: i64) {
     let _ = write!(out, "{i}");
 }
 
-fn write_f64(out: &mut String, f: f64) {
+/// Appends `f` as a JSON number that reads back as a double.
+pub(crate) fn write_f64(out: &mut String, f: f64) {
     if f.is_nan() {
         out.push_str("\"NaN\"");
     } else if f.is_infinite() {
@@ -118,7 +122,12 @@ fn write_f64(out: &mut String, f: f64) {
     }
 }
 
-fn write_array<T>(out: &mut String, items: &[T], mut write: impl FnMut(&mut String, &T)) {
+/// Appends `items` as a JSON array, each written by `write`.
+pub(crate) fn write_array<T>(
+    out: &mut String,
+    items: &[T],
+    mut write: impl FnMut(&mut String, &T),
+) {
     out.push('[');
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
