@@ -38,7 +38,7 @@ pub mod bindings {
 use bindings::wasi::otel as wit;
 
 /// The error string a metric export past the budget is refused with.
-const EXPORTS_USED_UP: &str = "wasm-otel: this run's budget of metric exports is used up";
+const EXPORTS_USED_UP: &str = "wasm-otel: the metric export budget of this run is used up";
 
 /// What one guest instance has reported, and where it goes.
 pub struct GuestTelemetry {
