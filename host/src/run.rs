@@ -191,7 +191,7 @@ pub fn run(config: RunConfig) -> Result<Outcome, RunError> {
     let outcome = Outcome::classify(facts.ended.clone(), &facts, &config.limits);
 
     let ended = SystemTime::now();
-    pipeline.on_span(run_span.finish(&outcome, &facts));
+    pipeline.on_span(run_span.finish(&outcome, &facts, ended));
     pipeline.on_metrics(metrics::run_metrics(
         pipeline.resource(),
         started,
@@ -390,7 +390,8 @@ impl Watchdog {
                     timeout,
                     blocked: true,
                 };
-                pipeline.on_span(run_span.finish(&outcome, &RunFacts::default()));
+                let facts = RunFacts::default();
+                pipeline.on_span(run_span.finish(&outcome, &facts, SystemTime::now()));
                 let report = pipeline.shutdown();
                 warn_about_export(&report);
                 if let Some(message) = outcome.message() {

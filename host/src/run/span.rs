@@ -45,8 +45,8 @@ pub struct RunSpan {
 }
 
 impl RunSpan {
-    /// The finished span, ending now, with the outcome recorded on it.
-    pub fn finish(&self, outcome: &Outcome, facts: &RunFacts) -> SpanData {
+    /// The finished span, ending at `end`, with the outcome recorded on it.
+    pub fn finish(&self, outcome: &Outcome, facts: &RunFacts, end: SystemTime) -> SpanData {
         let mut attributes = vec![
             KeyValue::new("wasm.module.name", self.module_name.clone()),
             KeyValue::new("wasm.module.kind", self.kind),
@@ -103,7 +103,7 @@ impl RunSpan {
             span_kind: SpanKind::Internal,
             name: Cow::Borrowed("wasm.run"),
             start_time: self.started,
-            end_time: SystemTime::now(),
+            end_time: end,
             attributes,
             dropped_attributes_count: 0,
             events: SpanEvents::default(),
