@@ -60,6 +60,11 @@ mod trace;
 pub mod tracing;
 mod value;
 
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeExample;
+
 pub use logs::{LogBuilder, Logger, Severity};
 pub use metrics::Meter;
 pub use trace::{Span, SpanBuilder, SpanContext, SpanKind, Status, Tracer};

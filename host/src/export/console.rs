@@ -101,22 +101,13 @@ impl ConsoleTree {
                 kept.not_shown += 1;
                 continue;
             }
-            let (kind, points) = match &metric.data {
-                Some(Data::Gauge(g)) => ("gauge", g.data_points.len()),
-                Some(Data::Sum(s)) => ("sum", s.data_points.len()),
-                Some(Data::Histogram(h)) => ("histogram", h.data_points.len()),
-                Some(Data::ExponentialHistogram(h)) => {
-                    ("exponential histogram", h.data_points.len())
-                }
-                Some(Data::Summary(s)) => ("summary", s.data_points.len()),
-                None => ("empty", 0),
-            };
+            let (kind, summary) = summarize(metric.data.as_ref());
             let unit = match metric.unit.as_str() {
                 "" => String::new(),
                 unit => format!(" ({unit})"),
             };
             kept.metrics.push(format!(
-                "metric {}{unit}  {kind}  {points} points",
+                "metric {}{unit}  {kind}  {summary}",
                 clip(&metric.name)
             ));
         }
@@ -132,6 +123,44 @@ impl ConsoleTree {
         if kept.not_shown > 0 {
             let _ = writeln!(out, "({} more items not shown)", kept.not_shown);
         }
+    }
+}
+
+/// A metric's kind, and its value when it has one point, else how many
+/// points it has.
+fn summarize(data: Option<&Data>) -> (&'static str, String) {
+    use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value as Number;
+
+    let number = |points: &[opentelemetry_proto::tonic::metrics::v1::NumberDataPoint]| {
+        match points {
+            [point] => match point.value {
+                Some(Number::AsInt(i)) => i.to_string(),
+                Some(Number::AsDouble(d)) => d.to_string(),
+                None => String::new(),
+            },
+            points => format!("{} points", points.len()),
+        }
+    };
+    match data {
+        Some(Data::Gauge(g)) => ("gauge", number(&g.data_points)),
+        Some(Data::Sum(s)) => ("sum", number(&s.data_points)),
+        Some(Data::Histogram(h)) => {
+            let summary = match h.data_points.as_slice() {
+                [point] => format!(
+                    "count {}  sum {}",
+                    point.count,
+                    point.sum.map_or_else(String::new, |s| format!("{s:.6}"))
+                ),
+                points => format!("{} points", points.len()),
+            };
+            ("histogram", summary)
+        }
+        Some(Data::ExponentialHistogram(h)) => (
+            "exponential histogram",
+            format!("{} points", h.data_points.len()),
+        ),
+        Some(Data::Summary(s)) => ("summary", format!("{} points", s.data_points.len())),
+        None => ("empty", String::new()),
     }
 }
 
