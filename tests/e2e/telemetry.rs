@@ -160,7 +160,10 @@ fn the_run_reports_its_own_metrics() {
     let seconds = point.sum.unwrap();
     let span_seconds = (run_span.end_time_unix_nano - run_span.start_time_unix_nano) as f64 / 1e9;
     // Both measure the same run, from the same two instants.
-    assert!((seconds - span_seconds).abs() < 1e-6, "{seconds} != {span_seconds}");
+    assert!(
+        (seconds - span_seconds).abs() < 1e-6,
+        "{seconds} != {span_seconds}"
+    );
 
     let fuel = metric("wasm.fuel.consumed");
     let Some(Data::Sum(sum)) = &fuel.metric.data else {

@@ -131,15 +131,14 @@ impl ConsoleTree {
 fn summarize(data: Option<&Data>) -> (&'static str, String) {
     use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value as Number;
 
-    let number = |points: &[opentelemetry_proto::tonic::metrics::v1::NumberDataPoint]| {
-        match points {
-            [point] => match point.value {
-                Some(Number::AsInt(i)) => i.to_string(),
-                Some(Number::AsDouble(d)) => d.to_string(),
-                None => String::new(),
-            },
-            points => format!("{} points", points.len()),
-        }
+    let number = |points: &[opentelemetry_proto::tonic::metrics::v1::NumberDataPoint]| match points
+    {
+        [point] => match point.value {
+            Some(Number::AsInt(i)) => i.to_string(),
+            Some(Number::AsDouble(d)) => d.to_string(),
+            None => String::new(),
+        },
+        points => format!("{} points", points.len()),
     };
     match data {
         Some(Data::Gauge(g)) => ("gauge", number(&g.data_points)),
