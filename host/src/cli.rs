@@ -6,16 +6,20 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
 use opentelemetry::trace::SpanContext;
 
 use crate::context;
-use crate::export::Endpoints;
+use crate::export::{Batching, Endpoints};
+
+mod otlp;
+
 use crate::limits::Limits;
 use crate::resource;
 use crate::sandbox::{Policy, Preopen};
 use crate::telemetry::Budget;
+pub use otlp::OtlpArgs;
 
 /// `wasm-otel`: run WebAssembly guests in a sandbox and send what they
 /// report through `wasi:otel` to an OpenTelemetry backend.
@@ -47,8 +51,8 @@ Exit codes:
   137  the guest failed after reaching --max-memory
   152  the guest used up its --fuel";
 
-/// Where the run's spans go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// Where the run's telemetry goes, as `--exporter` names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExporterKind {
     /// OTLP over HTTP, to the configured endpoint.
     Otlp,
@@ -56,18 +60,30 @@ pub enum ExporterKind {
     Console,
     /// Nowhere.
     None,
+    /// OTLP JSON Lines appended to a file.
+    File(PathBuf),
+}
+
+fn parse_exporter(text: &str) -> Result<ExporterKind, String> {
+    match text {
+        "otlp" => Ok(ExporterKind::Otlp),
+        "console" => Ok(ExporterKind::Console),
+        "none" => Ok(ExporterKind::None),
+        _ => match text.strip_prefix("file:") {
+            Some(path) if !path.is_empty() => Ok(ExporterKind::File(PathBuf::from(path))),
+            _ => Err(format!(
+                "`{text}` is not an exporter (use `otlp`, `console`, `none` or `file:PATH`)"
+            )),
+        },
+    }
 }
 
 /// Flags of `wasm-otel run`.
 #[derive(Debug, clap::Args)]
 #[command(override_usage = "wasm-otel run [OPTIONS] <WASM> [ARGS]...")]
 pub struct RunArgs {
-    /// Base URL of an OTLP/HTTP receiver, such as `http://localhost:4318`;
-    /// `/v1/traces`, `/v1/logs` and `/v1/metrics` are appended. Overrides
-    /// `OTEL_EXPORTER_OTLP_ENDPOINT` and the per-signal
-    /// `OTEL_EXPORTER_OTLP_{TRACES,LOGS,METRICS}_ENDPOINT`. [default: none]
-    #[arg(long, value_name = "URL")]
-    pub otlp_endpoint: Option<String>,
+    #[command(flatten)]
+    pub otlp: OtlpArgs,
 
     /// The `service.name` of the telemetry. Overrides `OTEL_SERVICE_NAME`,
     /// which overrides `service.name` in `OTEL_RESOURCE_ATTRIBUTES`.
@@ -75,9 +91,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "NAME")]
     pub service_name: Option<String>,
 
-    /// Where telemetry goes. [default: `otlp` when an endpoint is set by
-    /// flag or environment, else `console`]
-    #[arg(long, value_enum, value_name = "KIND")]
+    /// Where telemetry goes: `otlp`, `console` (a tree on stderr), `none`,
+    /// or `file:PATH` (OTLP JSON Lines appended to PATH). `none` is the
+    /// default when `OTEL_SDK_DISABLED=true`. [default: `otlp` when an
+    /// endpoint is set by flag or environment, else `console`]
+    #[arg(long, value_name = "KIND", value_parser = parse_exporter)]
     pub exporter: Option<ExporterKind>,
 
     /// The W3C trace context of the caller, `00-<trace id>-<span id>-<flags>`:
@@ -280,8 +298,20 @@ pub struct RunConfig {
 /// The resolved destination of the run's telemetry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExportConfig {
-    /// OTLP/HTTP protobuf, posted to these full URLs.
-    Otlp(Endpoints),
+    /// OTLP/HTTP, posted to these targets.
+    Otlp {
+        /// Where and how each signal is sent.
+        endpoints: Endpoints,
+        /// How items are batched and how long an export may take.
+        batching: Batching,
+    },
+    /// OTLP JSON Lines, appended to a file.
+    File {
+        /// The file.
+        path: PathBuf,
+        /// How items are batched.
+        batching: Batching,
+    },
     /// A span tree on stderr.
     Console,
     /// Nowhere.
@@ -315,6 +345,16 @@ pub enum ConfigError {
         /// What is wrong, and what to do.
         reason: String,
     },
+    /// A setting whose value is not one this host supports.
+    #[error("{name} is `{value}`, which is not supported (use {supported})")]
+    Unsupported {
+        /// Which flag or variable held it.
+        name: String,
+        /// The value given.
+        value: String,
+        /// What is supported.
+        supported: &'static str,
+    },
     /// An endpoint is not an `http://` or `https://` URL.
     #[error("{name} is `{value}`, not an http:// or https:// URL with a host")]
     BadEndpoint {
@@ -331,17 +371,30 @@ impl RunArgs {
         self,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<RunConfig, ConfigError> {
-        let endpoints = endpoints(self.otlp_endpoint.as_deref(), env)?;
+        let mut warnings = Vec::new();
+        let endpoints = otlp::endpoints(&self.otlp, env)?;
+        let batching = otlp::batching(env, &mut warnings);
+        let disabled =
+            env("OTEL_SDK_DISABLED").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
         let export = match (self.exporter, endpoints) {
-            (Some(ExporterKind::Otlp) | None, Some(endpoints)) => ExportConfig::Otlp(endpoints),
+            (Some(ExporterKind::Otlp), Some(endpoints)) => ExportConfig::Otlp {
+                endpoints,
+                batching,
+            },
             (Some(ExporterKind::Otlp), None) => return Err(ConfigError::OtlpWithoutEndpoint),
-            (Some(ExporterKind::Console) | None, _) => ExportConfig::Console,
+            (Some(ExporterKind::File(path)), _) => ExportConfig::File { path, batching },
+            (Some(ExporterKind::Console), _) => ExportConfig::Console,
             (Some(ExporterKind::None), _) => ExportConfig::None,
+            (None, _) if disabled => ExportConfig::None,
+            (None, Some(endpoints)) => ExportConfig::Otlp {
+                endpoints,
+                batching,
+            },
+            (None, None) => ExportConfig::Console,
         };
 
         // Resource: the flag, then `OTEL_SERVICE_NAME`, then `service.name`
         // in `OTEL_RESOURCE_ATTRIBUTES`, then the file's stem.
-        let mut warnings = Vec::new();
         let mut resource_attributes = match env("OTEL_RESOURCE_ATTRIBUTES") {
             Some(text) => resource::parse_attributes(&text).unwrap_or_else(|warning| {
                 warnings.push(warning);
@@ -373,7 +426,11 @@ impl RunArgs {
                 })
                 .ok()
         });
-        let output_logs = !self.no_output_logs && matches!(export, ExportConfig::Otlp(_));
+        let output_logs = !self.no_output_logs
+            && matches!(
+                export,
+                ExportConfig::Otlp { .. } | ExportConfig::File { .. }
+            );
 
         let defaults = Limits::default();
         let limits = Limits {
@@ -418,61 +475,6 @@ impl RunArgs {
             warnings,
         })
     }
-}
-
-/// The URLs each signal is posted to, when any endpoint is configured.
-fn endpoints(
-    flag: Option<&str>,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Option<Endpoints>, ConfigError> {
-    let traces = signal_endpoint(flag, "TRACES", "v1/traces", env)?;
-    let logs = signal_endpoint(flag, "LOGS", "v1/logs", env)?;
-    let metrics = signal_endpoint(flag, "METRICS", "v1/metrics", env)?;
-    if traces.is_none() && logs.is_none() && metrics.is_none() {
-        return Ok(None);
-    }
-    Ok(Some(Endpoints {
-        traces,
-        logs,
-        metrics,
-    }))
-}
-
-/// The URL one signal is posted to: the flag's base URL, else the signal's
-/// own variable as given, else the general variable's base URL.
-fn signal_endpoint(
-    flag: Option<&str>,
-    signal: &str,
-    path: &str,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Option<String>, ConfigError> {
-    let nonempty = |name: &str| env(name).filter(|v: &String| !v.trim().is_empty());
-    let own = format!("OTEL_EXPORTER_OTLP_{signal}_ENDPOINT");
-
-    let (name, value, is_base) = if let Some(flag) = flag {
-        ("--otlp-endpoint".to_owned(), flag.to_owned(), true)
-    } else if let Some(url) = nonempty(&own) {
-        (own, url, false)
-    } else if let Some(url) = nonempty("OTEL_EXPORTER_OTLP_ENDPOINT") {
-        ("OTEL_EXPORTER_OTLP_ENDPOINT".to_owned(), url, true)
-    } else {
-        return Ok(None);
-    };
-
-    let value = value.trim().to_owned();
-    let url = match reqwest::Url::parse(&value) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => url,
-        _ => return Err(ConfigError::BadEndpoint { name, value }),
-    };
-    if !is_base {
-        return Ok(Some(url.to_string()));
-    }
-
-    // The signal's path goes after the base's own path, before any query.
-    let mut url = url;
-    let joined = format!("{}/{path}", url.path().trim_end_matches('/'));
-    url.set_path(&joined);
-    Ok(Some(url.to_string()))
 }
 
 /// Reads `HOST[::GUEST]`; the host side must be an existing directory.
@@ -650,12 +652,8 @@ mod tests {
     }
 
     fn endpoint(config: RunConfig) -> String {
-        endpoints_of(config).traces.expect("a traces endpoint")
-    }
-
-    fn endpoints_of(config: RunConfig) -> Endpoints {
         match config.export {
-            ExportConfig::Otlp(endpoints) => endpoints,
+            ExportConfig::Otlp { endpoints, .. } => endpoints.traces.expect("a traces target").url,
             other => panic!("expected otlp, got {other:?}"),
         }
     }

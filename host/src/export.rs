@@ -14,7 +14,9 @@ use opentelemetry_sdk::trace::SpanData;
 use crate::cli::ExportConfig;
 
 pub use console::ConsoleTree;
-pub use otlp::{Endpoints, ExportReport, LogItem, Signal};
+pub use otlp::{
+    Batching, Compression, Destination, Endpoints, ExportReport, LogItem, Protocol, Signal, Target,
+};
 
 /// The telemetry pipeline of a run: spans, log records and metrics from
 /// the guest and the host pass through one.
@@ -43,16 +45,29 @@ impl fmt::Debug for Pipeline {
 impl Pipeline {
     /// Builds the pipeline `config` asks for, describing everything with
     /// the resource attributes `resource`.
-    pub fn new(config: &ExportConfig, resource: Vec<KeyValue>) -> Self {
+    /// Fails when the file of `--exporter file:PATH` cannot be opened.
+    pub fn new(config: &ExportConfig, resource: Vec<KeyValue>) -> std::io::Result<Self> {
+        let start = |destination, batching: &Batching| {
+            otlp::OtlpExporter::start(destination, batching.clone(), resource.clone())
+        };
         let sink = match config {
-            ExportConfig::Otlp(endpoints) => Sink::Otlp(otlp::OtlpExporter::start(
-                endpoints.clone(),
-                resource.clone(),
-            )),
+            ExportConfig::Otlp {
+                endpoints,
+                batching,
+            } => Sink::Otlp(start(Destination::Http(endpoints.clone()), batching)?),
+            ExportConfig::File { path, batching } => {
+                let exporter = start(Destination::File(path.clone()), batching).map_err(|err| {
+                    std::io::Error::other(format!(
+                        "cannot open `{}` for `--exporter file:`: {err}",
+                        path.display()
+                    ))
+                })?;
+                Sink::Otlp(exporter)
+            }
             ExportConfig::Console => Sink::Console(ConsoleTree::new(service_name(&resource))),
             ExportConfig::None => Sink::None,
         };
-        Self { sink, resource }
+        Ok(Self { sink, resource })
     }
 
     /// The resource attributes everything is sent with.

@@ -35,12 +35,7 @@ fn main() -> ExitCode {
                 wasm_otel_host::say!("warning: {warning}");
             }
             match wasm_otel_host::run(config) {
-                Ok(outcome) => {
-                    if let Some(message) = outcome.message() {
-                        wasm_otel_host::say!("error: {message}");
-                    }
-                    ExitCode::from(outcome.exit_code())
-                }
+                Ok(outcome) => ExitCode::from(outcome.exit_code()),
                 Err(err) => {
                     wasm_otel_host::say!("error: {err:#}");
                     ExitCode::from(err.exit_code())

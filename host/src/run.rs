@@ -82,7 +82,9 @@ impl RunError {
 }
 
 /// Runs the guest `config` names and reports how it ended. The run's
-/// telemetry is flushed before this returns.
+/// telemetry is flushed before this returns, and what the user must know
+/// (a limit the guest hit, data lost, the export's summary) is said on
+/// stderr.
 pub fn run(config: RunConfig) -> Result<Outcome, RunError> {
     let started = SystemTime::now();
     let mut engine_config = wasmtime::Config::new();
@@ -101,7 +103,7 @@ pub fn run(config: RunConfig) -> Result<Outcome, RunError> {
         sha256: &loaded.sha256,
     };
     let resource = resource::attributes(&config.service_name, &config.resource_attributes, &module);
-    let pipeline = Arc::new(Pipeline::new(&config.export, resource));
+    let pipeline = Arc::new(Pipeline::new(&config.export, resource).map_err(RunError::Sandbox)?);
 
     // The run's own span: its context is what the guest hangs its root
     // spans under, and it is exported last, with the outcome. A caller's
@@ -202,7 +204,10 @@ pub fn run(config: RunConfig) -> Result<Outcome, RunError> {
 
     warn_about_drops(&facts.stats);
     warn_about_output(&stdio, config.limits.max_output);
-    warn_about_export(&report);
+    if let Some(message) = outcome.message() {
+        crate::say!("error: {message}");
+    }
+    report_export(&report);
     Ok(outcome)
 }
 
@@ -393,10 +398,10 @@ impl Watchdog {
                 let facts = RunFacts::default();
                 pipeline.on_span(run_span.finish(&outcome, &facts, SystemTime::now()));
                 let report = pipeline.shutdown();
-                warn_about_export(&report);
                 if let Some(message) = outcome.message() {
                     crate::say!("error: {message}");
                 }
+                report_export(&report);
                 std::process::exit(i32::from(outcome.exit_code()));
             })
             .expect("the OS can start a thread");
@@ -427,11 +432,12 @@ fn warn_about_drops(stats: &TelemetryStats) {
     );
 }
 
-/// One line on stderr when the exporter lost anything, with what it
-/// delivered beside it.
-fn warn_about_export(report: &ExportReport) {
+/// One line on stderr at the end of a run that exported or lost anything:
+/// what was delivered, and what was lost, by reason.
+fn report_export(report: &ExportReport) {
     let lost: u64 = report.dropped.values().sum();
-    if lost == 0 {
+    let delivered: u64 = report.exported.values().sum();
+    if lost == 0 && delivered == 0 {
         return;
     }
     let exported: Vec<String> = report
@@ -439,17 +445,21 @@ fn warn_about_export(report: &ExportReport) {
         .iter()
         .map(|(signal, count)| format!("{count} {}", signal.items()))
         .collect();
+    let exported = match exported.is_empty() {
+        true => "nothing".to_owned(),
+        false => exported.join(", "),
+    };
+    if lost == 0 {
+        crate::say!("telemetry: exported {exported}");
+        return;
+    }
     let dropped: Vec<String> = report
         .dropped
         .iter()
         .map(|((signal, reason), count)| format!("{count} {} ({reason})", signal.items()))
         .collect();
-    let exported = match exported.is_empty() {
-        true => "nothing".to_owned(),
-        false => exported.join(", "),
-    };
     crate::say!(
-        "warning: telemetry export lost {}; exported {exported}",
+        "telemetry: exported {exported}; lost {}",
         dropped.join(", ")
     );
 }

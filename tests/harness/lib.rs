@@ -95,16 +95,28 @@ pub struct Ran {
     pub code: Option<i32>,
     /// Everything written to stdout.
     pub stdout: String,
-    /// Everything written to stderr.
+    /// Everything written to stderr, less the export summary.
     pub stderr: String,
+    /// The last line of stderr when it is the exporter's summary
+    /// (`telemetry: exported ...`), without its line break.
+    pub export_summary: Option<String>,
 }
 
 impl From<Output> for Ran {
     fn from(output: Output) -> Self {
+        let mut stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        let last_start = stderr
+            .trim_end_matches('\n')
+            .rfind('\n')
+            .map_or(0, |i| i + 1);
+        let export_summary = stderr[last_start..]
+            .starts_with("telemetry: ")
+            .then(|| stderr.split_off(last_start).trim_end().to_owned());
         Self {
             code: output.status.code(),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            stderr,
+            export_summary,
         }
     }
 }

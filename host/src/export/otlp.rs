@@ -1,5 +1,7 @@
-//! OTLP/HTTP protobuf: one worker thread batches spans, log records and
-//! metrics and posts them to the receiver, retrying what may succeed later.
+//! OTLP over HTTP (protobuf or JSON) or to a file: one worker thread
+//! batches spans, log records and metrics and posts them to the receiver,
+//! retrying what may succeed later, or appends them to a file as OTLP
+//! JSON Lines.
 //!
 //! The worker is ours rather than the OpenTelemetry SDK's exporters: the
 //! SDK cannot carry a guest's metrics (its metric data has no public
@@ -27,24 +29,77 @@ use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_sc
 use opentelemetry_sdk::trace::SpanData;
 use prost::Message;
 
-/// Items waiting for the worker; past this, new items are dropped and
-/// counted (`queue_full`).
-pub const QUEUE_CAPACITY: usize = 8192;
-/// Spans or log records in one request.
-pub const MAX_BATCH: usize = 512;
-/// Metric exports (`ResourceMetrics`) in one request.
-pub const MAX_METRICS_BATCH: usize = 32;
-/// How long an item may wait for its batch to fill.
-pub const BATCH_DELAY: Duration = Duration::from_millis(500);
-/// How long one request may take.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long shutdown may spend delivering what is left.
-pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
-/// Attempts per request when the receiver answers with a retryable
-/// status or cannot be reached.
-const ATTEMPTS: u32 = 4;
-/// The first wait between attempts; it doubles each time, with jitter.
+/// Attempts' first wait; it doubles each time, with jitter, up to
+/// [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// The longest wait between attempts, unless the receiver asks for more
+/// with `Retry-After`.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Attempts per request when exports have no time limit.
+const UNBOUNDED_ATTEMPTS: u32 = 10;
+
+/// How items wait for the worker and how long sending them may take, from
+/// `OTEL_BSP_*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batching {
+    /// Items waiting for the worker (`OTEL_BSP_MAX_QUEUE_SIZE`, default
+    /// 8192); past it, new items are dropped and counted (`queue_full`).
+    pub queue: usize,
+    /// How long an item may wait for its batch to fill
+    /// (`OTEL_BSP_SCHEDULE_DELAY`, default 5000 ms).
+    pub delay: Duration,
+    /// Items in one request (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, default
+    /// 512; metric exports count one each).
+    pub batch: usize,
+    /// How long one export may take with its retries, and how long
+    /// shutdown may spend on what is left (`OTEL_BSP_EXPORT_TIMEOUT`,
+    /// default 30000 ms; `None`, from `0`, for no limit).
+    pub export_timeout: Option<Duration>,
+}
+
+impl Default for Batching {
+    fn default() -> Self {
+        Self {
+            queue: 8192,
+            delay: Duration::from_millis(5000),
+            batch: 512,
+            export_timeout: Some(Duration::from_secs(30)),
+        }
+    }
+}
+
+/// How a request's body is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// `http/protobuf`.
+    Protobuf,
+    /// `http/json`: the OTLP JSON mapping (hex ids, integers as strings).
+    Json,
+}
+
+/// How a request's body is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// Not at all.
+    None,
+    /// With gzip, said in `Content-Encoding`.
+    Gzip,
+}
+
+/// Where and how one signal is posted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The full URL.
+    pub url: String,
+    /// The body's encoding.
+    pub protocol: Protocol,
+    /// Headers sent with every request.
+    pub headers: Vec<(String, String)>,
+    /// The body's compression.
+    pub compression: Compression,
+    /// How long one request may take; `None` for no limit.
+    pub timeout: Option<Duration>,
+}
 
 /// The three OpenTelemetry signals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -68,26 +123,36 @@ impl Signal {
     }
 }
 
-/// Where each signal is posted. A signal without a URL is not exported:
-/// its items are counted as dropped (`no_endpoint`).
+/// Where each signal is posted. A signal without a target is not
+/// exported: its items are counted as dropped (`no_endpoint`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoints {
-    /// The URL spans are posted to.
-    pub traces: Option<String>,
-    /// The URL log records are posted to.
-    pub logs: Option<String>,
-    /// The URL metrics are posted to.
-    pub metrics: Option<String>,
+    /// Where spans go.
+    pub traces: Option<Target>,
+    /// Where log records go.
+    pub logs: Option<Target>,
+    /// Where metrics go.
+    pub metrics: Option<Target>,
 }
 
 impl Endpoints {
-    fn url(&self, signal: Signal) -> Option<&str> {
+    fn target(&self, signal: Signal) -> Option<&Target> {
         match signal {
-            Signal::Traces => self.traces.as_deref(),
-            Signal::Logs => self.logs.as_deref(),
-            Signal::Metrics => self.metrics.as_deref(),
+            Signal::Traces => self.traces.as_ref(),
+            Signal::Logs => self.logs.as_ref(),
+            Signal::Metrics => self.metrics.as_ref(),
         }
     }
+}
+
+/// Where the worker delivers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// OTLP/HTTP receivers.
+    Http(Endpoints),
+    /// A file, appended to: one `TracesData`, `LogsData` or `MetricsData`
+    /// JSON object a line, the OpenTelemetry file exporter's format.
+    File(std::path::PathBuf),
 }
 
 /// A guest's or the host's log record, with what it was emitted under.
@@ -131,25 +196,47 @@ enum Item {
 
 /// The sending side of the worker.
 pub struct OtlpExporter {
-    endpoints: Endpoints,
+    endpoints: Option<Endpoints>,
     queue: Mutex<Option<SyncSender<Item>>>,
     worker: Mutex<Option<JoinHandle<()>>>,
     report: Arc<Mutex<ExportReport>>,
 }
 
 impl OtlpExporter {
-    /// Starts the worker, posting to `endpoints` with `resource` as the
-    /// resource of everything sent.
-    pub fn start(endpoints: Endpoints, resource: Vec<KeyValue>) -> Self {
-        let (queue, items) = std::sync::mpsc::sync_channel(QUEUE_CAPACITY);
+    /// Starts the worker, delivering to `destination` with `resource` as
+    /// the resource of everything sent. Fails when the file cannot be
+    /// opened for appending.
+    pub fn start(
+        destination: Destination,
+        batching: Batching,
+        resource: Vec<KeyValue>,
+    ) -> std::io::Result<Self> {
+        let (queue, items) = std::sync::mpsc::sync_channel(batching.queue);
         let report = Arc::new(Mutex::new(ExportReport::default()));
+        let (endpoints, transport) = match destination {
+            Destination::Http(endpoints) => {
+                let client = reqwest::blocking::Client::builder()
+                    .timeout(None::<Duration>)
+                    .build()
+                    .ok();
+                let transport = Transport::Http {
+                    endpoints: Box::new(endpoints.clone()),
+                    client,
+                };
+                (Some(endpoints), transport)
+            }
+            Destination::File(path) => {
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)?;
+                (None, Transport::File(file))
+            }
+        };
         let worker = Worker {
-            endpoints: endpoints.clone(),
+            transport,
+            batching,
             resource,
-            client: reqwest::blocking::Client::builder()
-                .timeout(REQUEST_TIMEOUT)
-                .build()
-                .ok(),
             report: report.clone(),
             warned: false,
         };
@@ -157,12 +244,12 @@ impl OtlpExporter {
             .name("wasm-otel-export".into())
             .spawn(move || worker.run(&items))
             .expect("the OS can start a thread");
-        Self {
+        Ok(Self {
             endpoints,
             queue: Mutex::new(Some(queue)),
             worker: Mutex::new(Some(worker)),
             report,
-        }
+        })
     }
 
     /// Queues a span.
@@ -182,7 +269,11 @@ impl OtlpExporter {
     }
 
     fn enqueue(&self, signal: Signal, count: u64, item: Item) {
-        if self.endpoints.url(signal).is_none() {
+        let no_target = self
+            .endpoints
+            .as_ref()
+            .is_some_and(|endpoints| endpoints.target(signal).is_none());
+        if no_target {
             lock(&self.report).add_dropped(signal, "no_endpoint", count);
             return;
         }
@@ -195,7 +286,7 @@ impl OtlpExporter {
         lock(&self.report).add_dropped(signal, reason, count);
     }
 
-    /// Delivers what is queued, within [`SHUTDOWN_TIMEOUT`], stops the
+    /// Delivers what is queued, within the export timeout, stops the
     /// worker and says what became of everything.
     pub fn shutdown(&self) -> ExportReport {
         drop(lock(&self.queue).take());
@@ -238,53 +329,107 @@ struct Batch {
     metrics: Vec<ResourceMetrics>,
 }
 
+/// How the worker delivers a request.
+enum Transport {
+    Http {
+        endpoints: Box<Endpoints>,
+        client: Option<reqwest::blocking::Client>,
+    },
+    File(std::fs::File),
+}
+
 struct Worker {
-    endpoints: Endpoints,
+    transport: Transport,
+    batching: Batching,
     resource: Vec<KeyValue>,
-    client: Option<reqwest::blocking::Client>,
     report: Arc<Mutex<ExportReport>>,
     warned: bool,
+}
+
+/// A request, ready for either transport.
+enum Request {
+    Traces(ExportTraceServiceRequest),
+    Logs(ExportLogsServiceRequest),
+    Metrics(ExportMetricsServiceRequest),
+}
+
+impl Request {
+    fn signal(&self) -> Signal {
+        match self {
+            Request::Traces(_) => Signal::Traces,
+            Request::Logs(_) => Signal::Logs,
+            Request::Metrics(_) => Signal::Metrics,
+        }
+    }
+
+    fn encode(&self, protocol: Protocol) -> Vec<u8> {
+        match (self, protocol) {
+            (Request::Traces(r), Protocol::Protobuf) => r.encode_to_vec(),
+            (Request::Logs(r), Protocol::Protobuf) => r.encode_to_vec(),
+            (Request::Metrics(r), Protocol::Protobuf) => r.encode_to_vec(),
+            (Request::Traces(r), Protocol::Json) => json(r),
+            (Request::Logs(r), Protocol::Json) => json(r),
+            (Request::Metrics(r), Protocol::Json) => json(r),
+        }
+    }
+}
+
+/// The OTLP JSON encoding. Serializing these generated types cannot fail.
+fn json(value: &impl serde::Serialize) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap_or_default()
 }
 
 impl Worker {
     fn run(mut self, items: &Receiver<Item>) {
         let mut batch = Batch::default();
-        let mut next_flush = Instant::now() + BATCH_DELAY;
+        let mut next_flush = Instant::now() + self.batching.delay;
         loop {
             let wait = next_flush.saturating_duration_since(Instant::now());
             match items.recv_timeout(wait) {
-                Ok(item) => self.add(&mut batch, item, None),
+                Ok(item) => self.add(&mut batch, item),
                 Err(RecvTimeoutError::Timeout) => {
-                    self.flush(&mut batch, None);
-                    next_flush = Instant::now() + BATCH_DELAY;
+                    let deadline = self.deadline();
+                    self.flush(&mut batch, deadline);
+                    next_flush = Instant::now() + self.batching.delay;
                 }
                 Err(RecvTimeoutError::Disconnected) => break,
             }
         }
 
-        // Shutdown: what is left goes out before the deadline, or is
+        // Shutdown: what is left goes out within one export timeout, or is
         // counted as lost.
-        let deadline = Instant::now() + SHUTDOWN_TIMEOUT;
-        self.flush(&mut batch, Some(deadline));
+        let deadline = self.deadline();
+        self.flush(&mut batch, deadline);
     }
 
-    fn add(&mut self, batch: &mut Batch, item: Item, deadline: Option<Instant>) {
+    /// When an export starting now must be done.
+    fn deadline(&self) -> Option<Instant> {
+        self.batching
+            .export_timeout
+            .and_then(|timeout| Instant::now().checked_add(timeout))
+    }
+
+    fn add(&mut self, batch: &mut Batch, item: Item) {
+        let full = self.batching.batch;
         match item {
             Item::Span(span) => {
                 batch.spans.push(*span);
-                if batch.spans.len() >= MAX_BATCH {
+                if batch.spans.len() >= full {
+                    let deadline = self.deadline();
                     self.send_spans(std::mem::take(&mut batch.spans), deadline);
                 }
             }
             Item::Log(log) => {
                 batch.logs.push(*log);
-                if batch.logs.len() >= MAX_BATCH {
+                if batch.logs.len() >= full {
+                    let deadline = self.deadline();
                     self.send_logs(std::mem::take(&mut batch.logs), deadline);
                 }
             }
             Item::Metrics(metrics) => {
                 batch.metrics.push(*metrics);
-                if batch.metrics.len() >= MAX_METRICS_BATCH {
+                if batch.metrics.len() >= full {
+                    let deadline = self.deadline();
                     self.send_metrics(std::mem::take(&mut batch.metrics), deadline);
                 }
             }
@@ -312,14 +457,7 @@ impl Worker {
         let request = ExportTraceServiceRequest {
             resource_spans: group_spans_by_resource_and_scope(spans, &resource),
         };
-        let url = self.endpoints.traces.clone().unwrap_or_default();
-        self.post(
-            Signal::Traces,
-            count,
-            &url,
-            request.encode_to_vec(),
-            deadline,
-        );
+        self.deliver(Request::Traces(request), count, deadline);
     }
 
     fn send_logs(&mut self, logs: Vec<LogItem>, deadline: Option<Instant>) {
@@ -327,8 +465,7 @@ impl Worker {
         let request = ExportLogsServiceRequest {
             resource_logs: group_logs(&self.resource, logs),
         };
-        let url = self.endpoints.logs.clone().unwrap_or_default();
-        self.post(Signal::Logs, count, &url, request.encode_to_vec(), deadline);
+        self.deliver(Request::Logs(request), count, deadline);
     }
 
     fn send_metrics(&mut self, metrics: Vec<ResourceMetrics>, deadline: Option<Instant>) {
@@ -336,48 +473,66 @@ impl Worker {
         let request = ExportMetricsServiceRequest {
             resource_metrics: metrics,
         };
-        let url = self.endpoints.metrics.clone().unwrap_or_default();
-        self.post(
-            Signal::Metrics,
-            count,
-            &url,
-            request.encode_to_vec(),
-            deadline,
-        );
+        self.deliver(Request::Metrics(request), count, deadline);
     }
 
-    /// Posts one request, retrying while it may still succeed, and counts
-    /// its items as exported or dropped.
-    fn post(
-        &mut self,
-        signal: Signal,
-        count: u64,
-        url: &str,
-        body: Vec<u8>,
-        deadline: Option<Instant>,
-    ) {
-        let outcome = match &self.client {
-            Some(client) => send_with_retries(client, url, body, deadline),
-            None => Err(Failure::new("client_unavailable", "no HTTP client")),
-        };
-        let mut report = lock(&self.report);
-        match outcome {
-            Ok(()) => report.add_exported(signal, count),
-            Err(failure) => {
-                report.add_dropped(signal, failure.reason, count);
-                drop(report);
-                if !self.warned {
-                    self.warned = true;
-                    tracing::warn!(
-                        url,
-                        error = %failure.detail,
-                        "export.failed: telemetry could not be delivered \
-                         (later failures are counted, not logged)"
-                    );
+    /// Delivers one request and counts its items as exported or lost.
+    fn deliver(&mut self, request: Request, count: u64, deadline: Option<Instant>) {
+        let signal = request.signal();
+        let outcome = match &mut self.transport {
+            Transport::File(file) => append_line(file, &request),
+            Transport::Http { endpoints, client } => {
+                match (endpoints.target(signal), client.as_ref()) {
+                    (Some(target), Some(client)) => post(client, target, &request, deadline)
+                        .map(|rejected| rejected.map(|(n, message)| (n.min(count), message))),
+                    (None, _) => Err(Failure::new("no_endpoint", "no endpoint")),
+                    (_, None) => Err(Failure::new("client_unavailable", "no HTTP client")),
                 }
             }
+        };
+
+        let mut report = lock(&self.report);
+        let warning = match outcome {
+            Ok(None) => {
+                report.add_exported(signal, count);
+                None
+            }
+            Ok(Some((rejected, message))) => {
+                report.add_exported(signal, count - rejected);
+                report.add_dropped(signal, "rejected_by_receiver", rejected);
+                Some(format!(
+                    "the receiver rejected {rejected} {}: {message}",
+                    signal.items()
+                ))
+            }
+            Err(failure) => {
+                report.add_dropped(signal, failure.reason, count);
+                Some(failure.detail)
+            }
+        };
+        drop(report);
+        if let Some(warning) = warning
+            && !self.warned
+        {
+            self.warned = true;
+            tracing::warn!("export.failed: {warning} (later failures are counted, not logged)");
         }
     }
+}
+
+/// Appends a request as one JSON line.
+fn append_line(
+    file: &mut std::fs::File,
+    request: &Request,
+) -> Result<Option<(u64, String)>, Failure> {
+    use std::io::Write;
+
+    let mut line = request.encode(Protocol::Json);
+    line.push(b'\n');
+    file.write_all(&line)
+        .and_then(|()| file.flush())
+        .map(|()| None)
+        .map_err(|err| Failure::new("write_failed", format!("cannot write the file: {err}")))
 }
 
 /// Log records grouped under one `ResourceLogs` per distinct resource and
@@ -435,71 +590,145 @@ impl Failure {
     }
 }
 
-/// Posts `body` to `url`. Connection failures and the statuses the OTLP
-/// specification calls retryable (429, 502, 503, 504) are tried again
-/// with exponential backoff and jitter, honouring `Retry-After`, as long
-/// as the deadline allows.
-fn send_with_retries(
+/// Posts a request to `target`. Connection failures and the statuses the
+/// OTLP specification calls retryable (429, 502, 503, 504) are tried again
+/// with exponential backoff and jitter, honouring `Retry-After`, until the
+/// deadline. On success, says how many items the receiver rejected in a
+/// `partial_success`, and its message.
+fn post(
     client: &reqwest::blocking::Client,
-    url: &str,
-    body: Vec<u8>,
+    target: &Target,
+    request: &Request,
     deadline: Option<Instant>,
-) -> Result<(), Failure> {
+) -> Result<Option<(u64, String)>, Failure> {
+    let body = compress(request.encode(target.protocol), target.compression);
+    let content_type = match target.protocol {
+        Protocol::Protobuf => "application/x-protobuf",
+        Protocol::Json => "application/json",
+    };
     let mut backoff = FIRST_BACKOFF;
-    let mut attempt = 1;
+    let mut attempts = 0;
     loop {
-        let mut request = client
-            .post(url)
-            .header("content-type", "application/x-protobuf")
+        let mut builder = client
+            .post(&target.url)
+            .header("content-type", content_type)
             .body(body.clone());
-        if let Some(deadline) = deadline {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(Failure::new("shutdown_timeout", "out of time at shutdown"));
-            }
-            request = request.timeout(left.min(REQUEST_TIMEOUT));
+        if target.compression == Compression::Gzip {
+            builder = builder.header("content-encoding", "gzip");
+        }
+        for (key, value) in &target.headers {
+            builder = builder.header(key, value);
+        }
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if left == Some(Duration::ZERO) {
+            return Err(Failure::new("export_timeout", "the export timeout ran out"));
+        }
+        let timeout = match (target.timeout, left) {
+            (Some(t), Some(l)) => Some(t.min(l)),
+            (t, l) => t.or(l),
+        };
+        if let Some(timeout) = timeout {
+            builder = builder.timeout(timeout);
         }
 
-        let wait = match request.send() {
-            Ok(response) if response.status().is_success() => return Ok(()),
+        let (failure, wait) = match builder.send() {
+            Ok(response) if response.status().is_success() => {
+                return Ok(partial_success(request.signal(), response));
+            }
             Ok(response) => {
                 let status = response.status().as_u16();
                 let retry_after = retry_after(&response);
                 let text = response.text().unwrap_or_default();
-                let detail = format!(
-                    "HTTP {status}: {}",
-                    text.chars().take(200).collect::<String>()
-                );
+                let text: String = text.chars().take(200).collect();
+                let detail = format!("{} answered HTTP {status}: {text}", target.url);
                 if !matches!(status, 429 | 502 | 503 | 504) {
                     return Err(Failure::new("rejected", detail));
                 }
-                if attempt >= ATTEMPTS {
-                    return Err(Failure::new("retries_exhausted", detail));
-                }
-                retry_after.unwrap_or_else(|| jittered(backoff))
+                let wait = retry_after.unwrap_or_else(|| jittered(backoff));
+                (Failure::new("retries_exhausted", detail), wait)
+            }
+            Err(err) if err.is_timeout() => {
+                let detail = format!("{} did not answer in time", target.url);
+                return Err(Failure::new("timeout", detail));
             }
             Err(err) => {
-                let reason = if err.is_timeout() {
-                    "timeout"
-                } else {
-                    "unreachable"
-                };
-                if attempt >= ATTEMPTS {
-                    return Err(Failure::new(reason, format!("{err:#}")));
-                }
-                jittered(backoff)
+                let detail = format!("cannot reach {}: {err:#}", target.url);
+                (Failure::new("unreachable", detail), jittered(backoff))
             }
         };
 
-        if let Some(deadline) = deadline
-            && Instant::now() + wait >= deadline
-        {
-            return Err(Failure::new("shutdown_timeout", "out of time at shutdown"));
+        // Try again while the deadline allows; with no deadline, a few
+        // times only, so a dead receiver cannot hold the run forever.
+        attempts += 1;
+        let out_of_time = match deadline {
+            Some(deadline) => Instant::now() + wait >= deadline,
+            None => attempts >= UNBOUNDED_ATTEMPTS,
+        };
+        if out_of_time {
+            return Err(failure);
         }
         std::thread::sleep(wait);
-        backoff *= 2;
-        attempt += 1;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
     }
+}
+
+fn compress(body: Vec<u8>, compression: Compression) -> Vec<u8> {
+    use std::io::Write;
+
+    match compression {
+        Compression::None => body,
+        Compression::Gzip => {
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            // Writing to a vector cannot fail.
+            let _ = encoder.write_all(&body);
+            encoder.finish().unwrap_or_default()
+        }
+    }
+}
+
+/// The rejected count and message of a `partial_success` in a successful
+/// answer, read as protobuf or JSON by its content type.
+fn partial_success(signal: Signal, response: reqwest::blocking::Response) -> Option<(u64, String)> {
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+
+    let json = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let body = response.bytes().ok()?;
+    if body.is_empty() {
+        return None;
+    }
+    fn read<T: prost::Message + Default + serde::de::DeserializeOwned>(
+        body: &[u8],
+        json: bool,
+    ) -> Option<T> {
+        if json {
+            serde_json::from_slice(body).ok()
+        } else {
+            T::decode(body).ok()
+        }
+    }
+    let (rejected, message) = match signal {
+        Signal::Traces => {
+            let p = read::<ExportTraceServiceResponse>(&body, json)?.partial_success?;
+            (p.rejected_spans, p.error_message)
+        }
+        Signal::Logs => {
+            let p = read::<ExportLogsServiceResponse>(&body, json)?.partial_success?;
+            (p.rejected_log_records, p.error_message)
+        }
+        Signal::Metrics => {
+            let p = read::<ExportMetricsServiceResponse>(&body, json)?.partial_success?;
+            (p.rejected_data_points, p.error_message)
+        }
+    };
+    let rejected = u64::try_from(rejected).ok().filter(|&n| n > 0)?;
+    Some((rejected, message))
 }
 
 /// The receiver's `Retry-After`, in seconds, capped at a minute.
@@ -590,12 +819,24 @@ mod tests {
             .unwrap()
             .port();
         let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
+        let target = |path: &str| Target {
+            url: url(path),
+            protocol: Protocol::Protobuf,
+            headers: Vec::new(),
+            compression: Compression::None,
+            timeout: Some(Duration::from_secs(1)),
+        };
         let endpoints = Endpoints {
-            traces: Some(url("/v1/traces")),
-            logs: Some(url("/v1/logs")),
+            traces: Some(target("/v1/traces")),
+            logs: Some(target("/v1/logs")),
             metrics: None,
         };
-        let exporter = OtlpExporter::start(endpoints, Vec::new());
+        let batching = Batching {
+            export_timeout: Some(Duration::from_secs(1)),
+            ..Batching::default()
+        };
+        let exporter =
+            OtlpExporter::start(Destination::Http(endpoints), batching, Vec::new()).unwrap();
         exporter.log(log(&[], "a", "lost"));
         let report = exporter.shutdown();
         assert_eq!(report.exported.get(&Signal::Logs), None);
