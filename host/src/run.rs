@@ -33,7 +33,7 @@ pub use span::{RunFacts, RunSpan};
 
 /// How long past `--timeout` the host waits for a guest blocked inside a
 /// host call (where epochs cannot reach it) before ending the process.
-const BLOCKED_GRACE: Duration = Duration::from_millis(500);
+const BLOCKED_GRACE: Duration = Duration::from_secs(1);
 
 /// A run that could not start.
 #[derive(Debug, thiserror::Error)]
@@ -443,7 +443,7 @@ fn report_export(report: &ExportReport) {
     let exported: Vec<String> = report
         .exported
         .iter()
-        .map(|(signal, count)| format!("{count} {}", signal.items()))
+        .map(|(signal, count)| signal.items(*count))
         .collect();
     let exported = match exported.is_empty() {
         true => "nothing".to_owned(),
@@ -456,7 +456,7 @@ fn report_export(report: &ExportReport) {
     let dropped: Vec<String> = report
         .dropped
         .iter()
-        .map(|((signal, reason), count)| format!("{count} {} ({reason})", signal.items()))
+        .map(|((signal, reason), count)| format!("{} ({reason})", signal.items(*count)))
         .collect();
     crate::say!(
         "telemetry: exported {exported}; lost {}",

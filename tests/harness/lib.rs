@@ -7,7 +7,7 @@ mod receiver;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-pub use receiver::{LogEntry, MetricEntry, Receiver, SpanRecord};
+pub use receiver::{LogEntry, MetricEntry, Receiver, Reply, Request, SpanRecord};
 
 /// The span named `name`, panicking with the names present when absent.
 pub fn find<'a>(spans: &'a [SpanRecord], name: &str) -> &'a SpanRecord {

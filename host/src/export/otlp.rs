@@ -113,12 +113,16 @@ pub enum Signal {
 }
 
 impl Signal {
-    /// The word for one item of the signal, plural.
-    pub fn items(self) -> &'static str {
-        match self {
-            Signal::Traces => "spans",
-            Signal::Logs => "log records",
-            Signal::Metrics => "metric points",
+    /// `count` items of the signal, in words: `1 span`, `3 log records`.
+    pub fn items(self, count: u64) -> String {
+        let one = match self {
+            Signal::Traces => "span",
+            Signal::Logs => "log record",
+            Signal::Metrics => "metric point",
+        };
+        match count {
+            1 => format!("1 {one}"),
+            n => format!("{n} {one}s"),
         }
     }
 }
@@ -501,8 +505,8 @@ impl Worker {
                 report.add_exported(signal, count - rejected);
                 report.add_dropped(signal, "rejected_by_receiver", rejected);
                 Some(format!(
-                    "the receiver rejected {rejected} {}: {message}",
-                    signal.items()
+                    "the receiver rejected {}: {message}",
+                    signal.items(rejected)
                 ))
             }
             Err(failure) => {
