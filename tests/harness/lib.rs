@@ -288,3 +288,15 @@ pub fn run_exported(command: &mut Command) -> (Ran, Exported) {
     };
     (ran, exported)
 }
+
+/// The Python of the environment `make py-otlp` makes, with the official
+/// OTLP bindings installed.
+pub fn python_otlp() -> PathBuf {
+    let path = target_dir().join("py-otlp").join("bin").join("python");
+    assert!(
+        path.exists(),
+        "`{}` is missing: install it first (`make test` does)",
+        path.display()
+    );
+    path
+}
