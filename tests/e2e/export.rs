@@ -401,3 +401,33 @@ fn a_file_that_cannot_be_opened_is_a_usage_error() {
         ran.stderr
     );
 }
+
+#[test]
+fn batches_are_no_larger_than_the_batch_size() {
+    let receiver = Receiver::start();
+    let (ran, _) = hello_to(&receiver, |c| {
+        c.env("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "2")
+            .args(["run", "--no-output-logs"]);
+    });
+    assert_eq!(ran.code, Some(0), "{ran:?}");
+    let mut total = 0;
+    let mut requests = 0;
+    for (body, _) in receiver.bodies("/v1/traces") {
+        let request =
+            opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest::decode(
+                body.as_slice(),
+            )
+            .unwrap();
+        let spans: usize = request
+            .resource_spans
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .map(|s| s.spans.len())
+            .sum();
+        assert!(spans <= 2, "{spans} spans in one request");
+        total += spans;
+        requests += 1;
+    }
+    assert_eq!(total, HELLO_SPANS);
+    assert!(requests >= 3, "{requests}");
+}
