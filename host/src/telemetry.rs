@@ -7,6 +7,8 @@
 
 mod budget;
 mod convert;
+#[cfg(test)]
+mod fuzz;
 mod logs;
 mod metrics;
 

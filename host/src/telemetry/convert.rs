@@ -52,16 +52,18 @@ impl Clean<'_> {
         for kv in attributes {
             let reason = if kept.len() >= self.budget.attributes {
                 "attributes_over_limit"
-            } else if kv.key.is_empty() {
-                "attribute_key_empty"
             } else {
+                // Empty once cut to the budget is empty too.
                 let key = self.name(kv.key);
-                if keys.insert(key.clone()) {
+                if key.is_empty() {
+                    "attribute_key_empty"
+                } else if keys.insert(key.clone()) {
                     let value = self.value(&kv.value);
                     kept.push(KeyValue::new(key, value));
                     continue;
+                } else {
+                    "attribute_key_repeated"
                 }
-                "attribute_key_repeated"
             };
             self.stats.count(reason);
             dropped = dropped.saturating_add(1);
@@ -179,6 +181,7 @@ pub fn convert_span(span: t::SpanData, clean: &mut Clean<'_>) -> Result<SpanData
     if name.is_empty() {
         clean.stats.count("span_name_empty_repaired");
         name = "unnamed".to_owned();
+        truncate(&mut name, clean.budget.name_bytes);
     }
     let (attributes, dropped_attributes) = clean.attributes(span.attributes);
     let events = events(span.events, span.dropped_events, clean);

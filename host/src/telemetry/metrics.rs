@@ -57,7 +57,11 @@ pub fn convert_metrics(
             ..Resource::default()
         }),
         scope_metrics,
-        schema_url: export.resource.schema_url.unwrap_or_default(),
+        schema_url: export
+            .resource
+            .schema_url
+            .map(|url| clean.text(url))
+            .unwrap_or_default(),
     }
 }
 
@@ -74,7 +78,9 @@ fn convert_metric(
     points_left: &mut usize,
     clean: &mut Clean<'_>,
 ) -> Option<Metric> {
-    if metric.name.is_empty() {
+    // Empty once cut to the budget is empty too.
+    let name = clean.name(metric.name);
+    if name.is_empty() {
         clean.stats.count("metric_name_empty");
         return None;
     }
@@ -97,7 +103,7 @@ fn convert_metric(
         | m::MetricData::S64ExponentialHistogram(h) => points.exponential(h),
     };
     Some(Metric {
-        name: clean.name(metric.name),
+        name,
         description: clean.text(metric.description),
         unit: clean.name(metric.unit),
         data: Some(data),
@@ -201,12 +207,12 @@ impl Points<'_, '_> {
                 start_time_unix_nano: start,
                 time_unix_nano: time,
                 count: point.count,
-                sum: finite(as_f64(point.sum)),
+                sum: self.finite(point.sum),
                 bucket_counts: point.bucket_counts,
                 explicit_bounds: point.bounds,
                 exemplars: self.exemplars(point.exemplars),
-                min: point.min.and_then(|v| finite(as_f64(v))),
-                max: point.max.and_then(|v| finite(as_f64(v))),
+                min: point.min.and_then(|v| self.finite(v)),
+                max: point.max.and_then(|v| self.finite(v)),
                 ..HistogramDataPoint::default()
             });
         }
@@ -242,14 +248,14 @@ impl Points<'_, '_> {
                 start_time_unix_nano: start,
                 time_unix_nano: time,
                 count: point.count,
-                sum: finite(as_f64(point.sum)),
+                sum: self.finite(point.sum),
                 scale: i32::from(point.scale),
                 zero_count: point.zero_count,
                 positive: Some(buckets(point.positive_bucket)),
                 negative: Some(buckets(point.negative_bucket)),
                 exemplars: self.exemplars(point.exemplars),
-                min: point.min.and_then(|v| finite(as_f64(v))),
-                max: point.max.and_then(|v| finite(as_f64(v))),
+                min: point.min.and_then(|v| self.finite(v)),
+                max: point.max.and_then(|v| self.finite(v)),
                 zero_threshold: point.zero_threshold,
                 ..ExponentialHistogramDataPoint::default()
             });
@@ -258,6 +264,16 @@ impl Points<'_, '_> {
             data_points,
             aggregation_temporality: temporality(histogram.temporality, true) as i32,
         })
+    }
+
+    /// A histogram's sum, min or max, left out and counted when OTLP
+    /// cannot carry it (NaN, infinite).
+    fn finite(&mut self, value: m::MetricNumber) -> Option<f64> {
+        let value = finite(as_f64(value));
+        if value.is_none() {
+            self.clean.stats.count("metric_value_invalid");
+        }
+        value
     }
 
     fn exemplars(&mut self, exemplars: Vec<m::Exemplar>) -> Vec<Exemplar> {
