@@ -201,44 +201,54 @@ pub struct RunArgs {
 )]
 pub struct BudgetArgs {
     /// Spans exported per run. [default: 100000]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub max_spans: Option<u64>,
     /// Spans started and not yet ended that the host tracks; spans still
     /// open at the end are exported as `unended span`. [default: 10000]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub max_open_spans: Option<usize>,
     /// Attributes on one span, event, link, log record or data point, and
     /// exemplars on one data point. [default: 128]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub max_attributes: Option<usize>,
     /// Events on one span. [default: 128]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub max_events: Option<usize>,
     /// Links on one span. [default: 128]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub max_links: Option<usize>,
     /// Size of one attribute value, log body or status message.
     /// [default: 16KiB]
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    #[arg(
+        long,
+        value_name = "SIZE",
+        value_parser = parse_budget_size,
+        allow_hyphen_values = true
+    )]
     pub max_value_size: Option<u64>,
     /// Size of one name or key (spans, events, attributes, metrics,
     /// scopes). [default: 1KiB]
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    #[arg(
+        long,
+        value_name = "SIZE",
+        value_parser = parse_budget_size,
+        allow_hyphen_values = true
+    )]
     pub max_name_size: Option<u64>,
     /// Entries in one trace state. [default: 32]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub max_trace_state: Option<usize>,
     /// Log records per run, from the guest and, separately, from its
     /// output lines. [default: 100000]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub max_logs: Option<u64>,
     /// Metric exports per run; past it an export returns an error to the
     /// guest. [default: 10000]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub max_metric_exports: Option<u64>,
     /// Data points in one metric export, and buckets in one exponential
     /// histogram point. [default: 10000]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub max_data_points: Option<usize>,
 }
 
@@ -356,7 +366,7 @@ pub enum ConfigError {
         supported: &'static str,
     },
     /// An endpoint is not an `http://` or `https://` URL.
-    #[error("{name} is `{value}`, not an http:// or https:// URL with a host")]
+    #[error("{name} is `{value}`, not a valid http:// URL (check its scheme, host and port)")]
     BadEndpoint {
         /// Which flag or variable held it.
         name: String,
@@ -408,6 +418,7 @@ impl RunArgs {
             .map(|i| resource_attributes.remove(i).1);
         let service_name = self
             .service_name
+            .filter(|s| !s.is_empty())
             .or_else(|| env("OTEL_SERVICE_NAME").filter(|s| !s.is_empty()))
             .or(from_attributes.filter(|s| !s.is_empty()))
             .unwrap_or_else(|| module_stem(Path::new(&self.command[0])));
@@ -421,7 +432,8 @@ impl RunArgs {
             context::parse_traceparent(&value, env("TRACESTATE").as_deref())
                 .map_err(|reason| {
                     warnings.push(format!(
-                        "ignoring {source} `{value}`: {reason}; the run starts a new trace"
+                        "ignoring {source} `{}`: {reason}; the run starts a new trace",
+                        clip(&value)
                     ));
                 })
                 .ok()
@@ -601,6 +613,19 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
+/// The smallest name or value budget: room for a name that says something.
+const MIN_BUDGET_SIZE: u64 = 16;
+
+/// Reads a name or value budget, at least [`MIN_BUDGET_SIZE`] bytes.
+fn parse_budget_size(text: &str) -> Result<u64, String> {
+    match parse_size(text)? {
+        size if size < MIN_BUDGET_SIZE => Err(format!(
+            "`{text}` leaves no room for a name or value (give at least `16` bytes)"
+        )),
+        size => Ok(size),
+    }
+}
+
 /// The largest `--max-stack`.
 const MAX_STACK: u64 = 256 << 20;
 
@@ -624,6 +649,21 @@ fn parse_size(text: &str) -> Result<u64, String> {
         .parse::<bytesize::ByteSize>()
         .map(|size| size.as_u64())
         .map_err(|_| format!("`{text}` is not a size (write it as `64MiB` or `1GiB`)"))
+}
+
+/// A value as a message shows it: on one line, at most 80 characters.
+fn clip(value: &str) -> String {
+    let shown: String = value
+        .chars()
+        .take(80)
+        .collect::<String>()
+        .escape_debug()
+        .to_string();
+    if value.chars().count() > 80 {
+        format!("{shown}…")
+    } else {
+        shown
+    }
 }
 
 /// The file name without its extension, for a default `service.name`.

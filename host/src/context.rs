@@ -12,7 +12,8 @@ pub fn parse_traceparent(value: &str, state: Option<&str>) -> Result<SpanContext
     const EXPECTED: &str = "expected `00-<32 hex digits>-<16 hex digits>-<2 hex digits>`";
 
     let fields: Vec<&str> = value.trim().split('-').collect();
-    let [version, trace_id, span_id, flags] = fields.as_slice() else {
+    // A later version may add fields after these four; version 00 may not.
+    let [version, trace_id, span_id, flags, ..] = fields.as_slice() else {
         return Err(format!("not a W3C traceparent ({EXPECTED})"));
     };
     let hex = |text: &str, len: usize| {
@@ -63,6 +64,13 @@ mod tests {
         assert!(context.is_sampled());
         assert!(context.is_remote());
         assert_eq!(context.trace_state().get("vendor"), Some("value"));
+    }
+
+    #[test]
+    fn a_later_version_is_read_as_far_as_version_00_goes() {
+        let value = "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-future";
+        let context = parse_traceparent(value, None).unwrap();
+        assert_eq!(context.span_id().to_string(), "00f067aa0ba902b7");
     }
 
     #[test]

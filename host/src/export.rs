@@ -90,6 +90,24 @@ impl Pipeline {
         }
     }
 
+    /// Hands the host's own last span (the run's) to the pipeline: it is
+    /// sent first at shutdown, and a full queue cannot push it out.
+    pub fn on_last_span(&self, span: SpanData) {
+        match &self.sink {
+            Sink::Otlp(exporter) => exporter.last_span(span),
+            _ => self.on_span(span),
+        }
+    }
+
+    /// Hands the host's own last metrics (the run's) to the pipeline, as
+    /// [`Pipeline::on_last_span`] does its span.
+    pub fn on_last_metrics(&self, metrics: ResourceMetrics) {
+        match &self.sink {
+            Sink::Otlp(exporter) => exporter.last_metrics(metrics),
+            _ => self.on_metrics(metrics),
+        }
+    }
+
     /// Hands one log record to the pipeline.
     pub fn on_log(&self, log: LogItem) {
         match &self.sink {

@@ -115,7 +115,8 @@ impl LineLogs {
         for piece in bytes.split_inclusive(|&b| b == b'\n') {
             partial.extend_from_slice(piece);
             while partial.len() >= MAX_LINE {
-                let rest = partial.split_off(MAX_LINE);
+                let cut = char_boundary(&partial, MAX_LINE);
+                let rest = partial.split_off(cut);
                 let line = std::mem::replace(&mut *partial, rest);
                 self.send(stream, &line);
             }
@@ -184,6 +185,17 @@ impl LineLogs {
             },
         });
     }
+}
+
+/// Where to cut `bytes` at or before `at` without splitting a UTF-8
+/// character (at `at` itself when the bytes are not UTF-8 there).
+fn char_boundary(bytes: &[u8], at: usize) -> usize {
+    let is_continuation = |b: u8| b & 0b1100_0000 == 0b1000_0000;
+    (at.saturating_sub(3)..=at)
+        .rev()
+        .find(|&i| i == 0 || i >= bytes.len() || !is_continuation(bytes[i]))
+        .filter(|&i| i > 0)
+        .unwrap_or(at)
 }
 
 /// A guest output stream that relays to one of the host's streams, up to
@@ -338,5 +350,22 @@ impl AsyncWrite for CappedOutput {
 
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::char_boundary;
+
+    #[test]
+    fn long_lines_are_cut_between_characters() {
+        let text = "aé".repeat(10);
+        let bytes = text.as_bytes();
+        // Byte 2 is the second byte of the first `é`.
+        assert_eq!(char_boundary(bytes, 2), 1);
+        assert_eq!(char_boundary(bytes, 3), 3);
+        assert!(std::str::from_utf8(&bytes[..char_boundary(bytes, 8)]).is_ok());
+        // Not UTF-8 at all: cut where asked.
+        assert_eq!(char_boundary(&[0x80; 8], 4), 4);
     }
 }

@@ -193,8 +193,8 @@ pub fn run(config: RunConfig) -> Result<Outcome, RunError> {
     let outcome = Outcome::classify(facts.ended.clone(), &facts, &config.limits);
 
     let ended = SystemTime::now();
-    pipeline.on_span(run_span.finish(&outcome, &facts, ended));
-    pipeline.on_metrics(metrics::run_metrics(
+    pipeline.on_last_span(run_span.finish(&outcome, &facts, ended));
+    pipeline.on_last_metrics(metrics::run_metrics(
         pipeline.resource(),
         started,
         ended,
@@ -396,7 +396,11 @@ impl Watchdog {
                     blocked: true,
                 };
                 let facts = RunFacts::default();
-                pipeline.on_span(run_span.finish(&outcome, &facts, SystemTime::now()));
+                let ended = SystemTime::now();
+                pipeline.on_last_span(run_span.finish(&outcome, &facts, ended));
+                let resource = pipeline.resource();
+                let metrics = metrics::run_metrics(resource, run_span.started, ended, &facts);
+                pipeline.on_last_metrics(metrics);
                 let report = pipeline.shutdown();
                 if let Some(message) = outcome.message() {
                     crate::say!("error: {message}");

@@ -201,7 +201,9 @@ fn a_rejection_is_not_retried_and_its_message_is_told_once() {
         .iter()
         .filter(|r| r.url == "/v1/traces")
         .count();
-    assert_eq!(traces, 1, "not retried");
+    // One request for the guest's spans, one for `wasm.run`, which the
+    // host sends apart; neither is retried.
+    assert_eq!(traces, 2, "not retried");
     let warnings: Vec<&str> = ran.stderr.lines().collect();
     assert_eq!(warnings.len(), 1, "{}", ran.stderr);
     assert!(
@@ -219,8 +221,8 @@ fn a_rejection_is_not_retried_and_its_message_is_told_once() {
 fn a_partial_success_counts_what_the_collector_rejected() {
     let partial = ExportTraceServiceResponse {
         partial_success: Some(ExportTracePartialSuccess {
-            rejected_spans: 2,
-            error_message: "two spans too old".into(),
+            rejected_spans: 1,
+            error_message: "a span too old".into(),
         }),
     }
     .encode_to_vec();
@@ -232,13 +234,15 @@ fn a_partial_success_counts_what_the_collector_rejected() {
         c.args(["run", "--no-output-logs"]);
     });
     assert_eq!(ran.code, Some(0), "{ran:?}");
-    assert!(ran.stderr.contains("two spans too old"), "{}", ran.stderr);
+    assert!(ran.stderr.contains("a span too old"), "{}", ran.stderr);
+    // Two trace requests (the guest's spans, then `wasm.run`), one span
+    // rejected from each, and neither sent again.
     assert_eq!(
         summary(&ran),
         "telemetry: exported 4 spans, 2 metric points; lost 2 spans (rejected_by_receiver)"
     );
     let requests = receiver.requests();
-    assert_eq!(requests.iter().filter(|r| r.url == "/v1/traces").count(), 1);
+    assert_eq!(requests.iter().filter(|r| r.url == "/v1/traces").count(), 2);
 }
 
 #[test]
@@ -430,4 +434,62 @@ fn batches_are_no_larger_than_the_batch_size() {
     }
     assert_eq!(total, HELLO_SPANS);
     assert!(requests >= 3, "{requests}");
+}
+
+#[test]
+fn shutdown_is_bounded_by_the_export_timeout_however_much_is_queued() {
+    let receiver = Receiver::with(|_, _| Reply::ok().delayed(Duration::from_secs(600)));
+    let started = Instant::now();
+    let ran = run(host()
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
+        .env("OTEL_EXPORTER_OTLP_TIMEOUT", "300")
+        .env("OTEL_BSP_EXPORT_TIMEOUT", "1000")
+        .env("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "10")
+        .args(["run", "--no-output-logs"])
+        .arg(component("bad-telemetry"))
+        .args(["storm", "20000"]));
+    let took = started.elapsed();
+    assert_eq!(ran.code, Some(0), "{ran:?}");
+    assert!(summary(&ran).contains("lost"), "{}", summary(&ran));
+    assert!(took < Duration::from_secs(8), "{took:?}");
+}
+
+#[test]
+fn a_guest_that_fills_the_queue_cannot_push_out_the_runs_own_telemetry() {
+    let receiver = Receiver::start();
+    let ran = run(host()
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
+        .env("OTEL_BSP_MAX_QUEUE_SIZE", "100")
+        .env("OTEL_BSP_SCHEDULE_DELAY", "60000")
+        .args(["run", "--no-output-logs", "--max-open-spans", "5000"])
+        .arg(component("bad-telemetry"))
+        .args(["openstorm", "5000"]));
+    assert_eq!(ran.code, Some(0), "{ran:?}");
+    assert!(summary(&ran).contains("(queue_full)"), "{}", summary(&ran));
+    let spans = receiver.spans();
+    find(&spans, "wasm.run");
+    let metrics = receiver.metrics();
+    assert!(metrics.iter().any(|m| m.metric.name == "wasm.run.duration"));
+    assert!(
+        metrics
+            .iter()
+            .any(|m| m.metric.name == "wasm.telemetry.dropped")
+    );
+}
+
+#[test]
+fn an_https_endpoint_is_refused_up_front() {
+    let ran = run(host()
+        .env(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "https://collector.invalid:4318",
+        )
+        .arg("run")
+        .arg(component("plain")));
+    assert_eq!(ran.code, Some(125), "{ran:?}");
+    assert!(
+        ran.stderr.contains("this build has no TLS"),
+        "{}",
+        ran.stderr
+    );
 }

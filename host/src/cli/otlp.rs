@@ -118,7 +118,17 @@ fn signal_endpoint(
     };
 
     let mut url = match reqwest::Url::parse(&value) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => url,
+        Ok(url) if url.scheme() == "http" && url.has_host() => url,
+        // The HTTP client is built without TLS: say so now rather than
+        // fail every export later.
+        Ok(url) if url.scheme() == "https" => {
+            return Err(ConfigError::Unsupported {
+                name,
+                value,
+                supported: "an http:// URL: this build has no TLS; \
+                            put a local collector in front of an https:// one",
+            });
+        }
         _ => return Err(ConfigError::BadEndpoint { name, value }),
     };
     if !is_base {

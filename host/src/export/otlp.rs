@@ -53,7 +53,9 @@ pub struct Batching {
     pub batch: usize,
     /// How long one export may take with its retries, and how long
     /// shutdown may spend on what is left (`OTEL_BSP_EXPORT_TIMEOUT`,
-    /// default 30000 ms; `None`, from `0`, for no limit).
+    /// default 10000 ms, a third of the specification's, so that a run
+    /// whose collector is down ends within ten seconds; `None`, from `0`,
+    /// for no limit).
     pub export_timeout: Option<Duration>,
 }
 
@@ -63,7 +65,7 @@ impl Default for Batching {
             queue: 8192,
             delay: Duration::from_millis(5000),
             batch: 512,
-            export_timeout: Some(Duration::from_secs(30)),
+            export_timeout: Some(Duration::from_secs(10)),
         }
     }
 }
@@ -202,6 +204,13 @@ enum Item {
 pub struct OtlpExporter {
     endpoints: Option<Endpoints>,
     queue: Mutex<Option<SyncSender<Item>>>,
+    /// The host's own last items (the run's span and metrics), kept out of
+    /// the queue so a guest that fills it cannot push them out, and sent
+    /// first at shutdown.
+    last: Arc<Mutex<Vec<Item>>>,
+    /// When shutdown must be done, once it has begun.
+    shutdown_by: Arc<std::sync::OnceLock<Option<Instant>>>,
+    export_timeout: Option<Duration>,
     worker: Mutex<Option<JoinHandle<()>>>,
     report: Arc<Mutex<ExportReport>>,
 }
@@ -237,8 +246,13 @@ impl OtlpExporter {
                 (None, Transport::File(file))
             }
         };
+        let last = Arc::new(Mutex::new(Vec::new()));
+        let shutdown_by = Arc::new(std::sync::OnceLock::new());
+        let export_timeout = batching.export_timeout;
         let worker = Worker {
             transport,
+            last: last.clone(),
+            shutdown_by: shutdown_by.clone(),
             batching,
             resource,
             report: report.clone(),
@@ -251,6 +265,9 @@ impl OtlpExporter {
         Ok(Self {
             endpoints,
             queue: Mutex::new(Some(queue)),
+            last,
+            shutdown_by,
+            export_timeout,
             worker: Mutex::new(Some(worker)),
             report,
         })
@@ -270,6 +287,16 @@ impl OtlpExporter {
     pub fn metrics(&self, metrics: ResourceMetrics) {
         let points = metric_points(&metrics);
         self.enqueue(Signal::Metrics, points, Item::Metrics(Box::new(metrics)));
+    }
+
+    /// Keeps the host's own last span for shutdown, where it goes first.
+    pub fn last_span(&self, span: SpanData) {
+        lock(&self.last).push(Item::Span(Box::new(span)));
+    }
+
+    /// Keeps the host's own last metrics for shutdown, where they go first.
+    pub fn last_metrics(&self, metrics: ResourceMetrics) {
+        lock(&self.last).push(Item::Metrics(Box::new(metrics)));
     }
 
     fn enqueue(&self, signal: Signal, count: u64, item: Item) {
@@ -293,6 +320,10 @@ impl OtlpExporter {
     /// Delivers what is queued, within the export timeout, stops the
     /// worker and says what became of everything.
     pub fn shutdown(&self) -> ExportReport {
+        let by = self
+            .export_timeout
+            .and_then(|timeout| Instant::now().checked_add(timeout));
+        let _ = self.shutdown_by.set(by);
         drop(lock(&self.queue).take());
         if let Some(worker) = lock(&self.worker).take() {
             let _ = worker.join();
@@ -344,6 +375,8 @@ enum Transport {
 
 struct Worker {
     transport: Transport,
+    last: Arc<Mutex<Vec<Item>>>,
+    shutdown_by: Arc<std::sync::OnceLock<Option<Instant>>>,
     batching: Batching,
     resource: Vec<KeyValue>,
     report: Arc<Mutex<ExportReport>>,
@@ -387,7 +420,13 @@ impl Worker {
     fn run(mut self, items: &Receiver<Item>) {
         let mut batch = Batch::default();
         let mut next_flush = Instant::now() + self.batching.delay;
+        let mut last_sent = false;
         loop {
+            // Once shutdown has begun, the host's own items go first.
+            if !last_sent && self.shutdown_by.get().is_some() {
+                last_sent = true;
+                self.send_last();
+            }
             let wait = next_flush.saturating_duration_since(Instant::now());
             match items.recv_timeout(wait) {
                 Ok(item) => self.add(&mut batch, item),
@@ -402,15 +441,38 @@ impl Worker {
 
         // Shutdown: what is left goes out within one export timeout, or is
         // counted as lost.
+        if !last_sent {
+            self.send_last();
+        }
         let deadline = self.deadline();
         self.flush(&mut batch, deadline);
     }
 
-    /// When an export starting now must be done.
+    /// Sends the host's own last items in a batch of their own.
+    fn send_last(&mut self) {
+        let mut last = Batch::default();
+        for item in std::mem::take(&mut *lock(&self.last)) {
+            match item {
+                Item::Span(span) => last.spans.push(*span),
+                Item::Log(log) => last.logs.push(*log),
+                Item::Metrics(metrics) => last.metrics.push(*metrics),
+            }
+        }
+        let deadline = self.deadline();
+        self.flush(&mut last, deadline);
+    }
+
+    /// When an export starting now must be done: one export timeout from
+    /// now, and never past the end of shutdown once it has begun.
     fn deadline(&self) -> Option<Instant> {
-        self.batching
+        let own = self
+            .batching
             .export_timeout
-            .and_then(|timeout| Instant::now().checked_add(timeout))
+            .and_then(|timeout| Instant::now().checked_add(timeout));
+        match self.shutdown_by.get() {
+            Some(Some(by)) => Some(own.map_or(*by, |own| own.min(*by))),
+            _ => own,
+        }
     }
 
     fn add(&mut self, batch: &mut Batch, item: Item) {
@@ -519,7 +581,10 @@ impl Worker {
             && !self.warned
         {
             self.warned = true;
-            tracing::warn!("export.failed: {warning} (later failures are counted, not logged)");
+            crate::say!(
+                "warning: telemetry export failed: {warning} \
+                 (later failures are counted in the summary at the end)"
+            );
         }
     }
 }
@@ -644,7 +709,11 @@ fn post(
                 let retry_after = retry_after(&response);
                 let text = response.text().unwrap_or_default();
                 let text: String = text.chars().take(200).collect();
-                let detail = format!("{} answered HTTP {status}: {text}", target.url);
+                let detail = format!(
+                    "{} answered HTTP {status}: {}",
+                    shown(&target.url),
+                    text.escape_debug()
+                );
                 if !matches!(status, 429 | 502 | 503 | 504) {
                     return Err(Failure::new("rejected", detail));
                 }
@@ -652,11 +721,11 @@ fn post(
                 (Failure::new("retries_exhausted", detail), wait)
             }
             Err(err) if err.is_timeout() => {
-                let detail = format!("{} did not answer in time", target.url);
+                let detail = format!("{} did not answer in time", shown(&target.url));
                 return Err(Failure::new("timeout", detail));
             }
             Err(err) => {
-                let detail = format!("cannot reach {}: {err:#}", target.url);
+                let detail = format!("cannot reach {}: {}", shown(&target.url), causes(&err));
                 (Failure::new("unreachable", detail), jittered(backoff))
             }
         };
@@ -674,6 +743,37 @@ fn post(
         std::thread::sleep(wait);
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
+}
+
+/// A URL as messages show it: without credentials or a query, which may
+/// hold secrets.
+fn shown(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut url) => {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.set_query(None);
+            url.to_string()
+        }
+        Err(_) => "the endpoint".to_owned(),
+    }
+}
+
+/// An error and its causes, on one line, the URL left out.
+fn causes(err: &reqwest::Error) -> String {
+    let mut text = String::new();
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(err);
+    while let Some(cause) = source {
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    if text.is_empty() {
+        text = "the request failed".to_owned();
+    }
+    text.escape_debug().to_string()
 }
 
 fn compress(body: Vec<u8>, compression: Compression) -> Vec<u8> {
