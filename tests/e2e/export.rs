@@ -297,7 +297,7 @@ fn a_collector_that_comes_up_late_receives_everything() {
         .local_addr()
         .unwrap()
         .port();
-    let mut child = host()
+    let child = host()
         .env(
             "OTEL_EXPORTER_OTLP_ENDPOINT",
             format!("http://127.0.0.1:{port}"),
