@@ -165,10 +165,12 @@ fn every_run_that_exports_says_what_it_exported() {
 
 #[test]
 fn retryable_answers_are_retried_until_they_succeed() {
-    // Two 503s, then 429 with Retry-After, then success, on every path.
+    // 502, 504 and 503, then 429 with Retry-After, then success.
     let receiver = Receiver::with(|n, _| match n {
-        0 | 1 => Reply::status(503),
-        2 => Reply::status(429).header("Retry-After", "1"),
+        0 => Reply::status(502),
+        1 => Reply::status(504),
+        2 => Reply::status(503),
+        3 => Reply::status(429).header("Retry-After", "1"),
         _ => Reply::ok(),
     });
     let (ran, took) = hello_to(&receiver, |c| {
@@ -182,7 +184,7 @@ fn retryable_answers_are_retried_until_they_succeed() {
     );
     // The receiver asked for a second's pause, and got it.
     let arrivals: Vec<Instant> = receiver.requests().iter().map(|r| r.arrived).collect();
-    assert!(arrivals[3] - arrivals[2] >= Duration::from_secs(1));
+    assert!(arrivals[4] - arrivals[3] >= Duration::from_secs(1));
     assert!(took < Duration::from_secs(20), "{took:?}");
 }
 
