@@ -55,6 +55,9 @@ pub enum RunError {
     /// A granted directory could not be opened.
     #[error("{0}")]
     Sandbox(std::io::Error),
+    /// The export's file could not be opened.
+    #[error("{0}")]
+    Export(std::io::Error),
 }
 
 /// What to do about an instantiation failure, when there is something.
@@ -76,7 +79,7 @@ impl RunError {
         match self {
             RunError::Load(LoadError::NotFound(_)) => EXIT_NOT_FOUND,
             RunError::Load(_) | RunError::Instantiate { .. } => EXIT_CANNOT_RUN,
-            RunError::Engine(_) | RunError::Sandbox(_) => EXIT_USAGE,
+            RunError::Engine(_) | RunError::Sandbox(_) | RunError::Export(_) => EXIT_USAGE,
         }
     }
 }
@@ -103,7 +106,7 @@ pub fn run(config: RunConfig) -> Result<Outcome, RunError> {
         sha256: &loaded.sha256,
     };
     let resource = resource::attributes(&config.service_name, &config.resource_attributes, &module);
-    let pipeline = Arc::new(Pipeline::new(&config.export, resource).map_err(RunError::Sandbox)?);
+    let pipeline = Arc::new(Pipeline::new(&config.export, resource).map_err(RunError::Export)?);
 
     // The run's own span: its context is what the guest hangs its root
     // spans under, and it is exported last, with the outcome. A caller's
