@@ -13,3 +13,14 @@ wit_bindgen::generate!({
 
 pub(crate) use wasi::clocks::wall_clock::Datetime;
 pub(crate) use wasi::otel::{logs, metrics, tracing, types};
+
+/// An instrumentation scope named `name`, with no version, schema or
+/// attributes: what `Tracer`, `Logger` and `Meter` start from.
+pub(crate) fn scope(name: String) -> types::InstrumentationScope {
+    types::InstrumentationScope {
+        name,
+        version: None,
+        schema_url: None,
+        attributes: Vec::new(),
+    }
+}

@@ -24,12 +24,7 @@ impl Logger {
     /// A logger for the instrumentation scope `name`, with no version.
     pub fn new(name: impl Into<String>) -> Self {
         Logger {
-            scope: InstrumentationScope {
-                name: name.into(),
-                version: None,
-                schema_url: None,
-                attributes: Vec::new(),
-            },
+            scope: crate::bindings::scope(name.into()),
         }
     }
 

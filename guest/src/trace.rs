@@ -25,12 +25,7 @@ impl Tracer {
     /// A tracer for the instrumentation scope `name`, with no version.
     pub fn new(name: impl Into<String>) -> Self {
         Tracer {
-            scope: InstrumentationScope {
-                name: name.into(),
-                version: None,
-                schema_url: None,
-                attributes: Vec::new(),
-            },
+            scope: crate::bindings::scope(name.into()),
         }
     }
 

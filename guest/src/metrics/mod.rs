@@ -56,12 +56,7 @@ impl Meter {
     /// A meter for the instrumentation scope `name`, with no version.
     pub fn new(name: impl Into<String>) -> Self {
         Meter {
-            scope: InstrumentationScope {
-                name: name.into(),
-                version: None,
-                schema_url: None,
-                attributes: Vec::new(),
-            },
+            scope: crate::bindings::scope(name.into()),
         }
     }
 
