@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use wasm_otel_tests::otlp::hex;
+use wasm_otel_tests::otlp::{data_points, hex};
 use wasm_otel_tests::{Receiver, TempDir, component, host, python_otlp, run};
 
 /// What the Python decoder read.
@@ -66,21 +66,11 @@ fn decode_both_ways(protocol: &str) -> (Decoded, Decoded) {
 
     let spans = receiver.spans();
     let logs = receiver.logs();
-    let points = receiver
+    let points: usize = receiver
         .metrics()
         .iter()
-        .map(|m| {
-            use opentelemetry_proto::tonic::metrics::v1::metric::Data;
-            match &m.metric.data {
-                Some(Data::Gauge(g)) => g.data_points.len(),
-                Some(Data::Sum(s)) => s.data_points.len(),
-                Some(Data::Histogram(h)) => h.data_points.len(),
-                Some(Data::ExponentialHistogram(h)) => h.data_points.len(),
-                Some(Data::Summary(s)) => s.data_points.len(),
-                None => 0,
-            }
-        })
-        .sum::<usize>();
+        .map(|m| data_points(&m.metric))
+        .sum();
     let mut trace_ids: BTreeSet<String> = spans.iter().map(|s| hex(&s.span.trace_id)).collect();
     trace_ids.extend(
         logs.iter()

@@ -7,7 +7,7 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use opentelemetry_proto::tonic::metrics::v1::{exemplar, number_data_point};
 use opentelemetry_proto::tonic::trace::v1::Span;
-use wasm_otel_tests::otlp::{attr, hex, int_attr, str_attr};
+use wasm_otel_tests::otlp::{attr, data_points, hex, int_attr, str_attr};
 use wasm_otel_tests::{
     Exported, MetricEntry, Ran, component, find, host, run, run_exported, run_measuring_memory,
 };
@@ -305,13 +305,7 @@ fn metric_points_otlp_cannot_carry_are_dropped_and_the_rest_arrive() {
         assert_eq!((points, exemplars), (1, 1), "{}", control.metric.name);
     }
 
-    let points = |name: &str| match &find_metric(&exported.metrics, name).metric.data {
-        Some(Data::Gauge(g)) => g.data_points.len(),
-        Some(Data::Sum(s)) => s.data_points.len(),
-        Some(Data::Histogram(h)) => h.data_points.len(),
-        Some(Data::ExponentialHistogram(h)) => h.data_points.len(),
-        other => panic!("{other:?}"),
-    };
+    let points = |name: &str| data_points(&find_metric(&exported.metrics, name).metric);
     for name in [
         "bad.metrics.histogram_bucket_count",
         "bad.metrics.histogram_bounds_order",

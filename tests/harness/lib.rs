@@ -164,6 +164,20 @@ pub mod otlp {
         }
     }
 
+    /// How many data points a metric carries, of whatever kind.
+    pub fn data_points(metric: &opentelemetry_proto::tonic::metrics::v1::Metric) -> usize {
+        use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+
+        match &metric.data {
+            Some(Data::Gauge(g)) => g.data_points.len(),
+            Some(Data::Sum(s)) => s.data_points.len(),
+            Some(Data::Histogram(h)) => h.data_points.len(),
+            Some(Data::ExponentialHistogram(h)) => h.data_points.len(),
+            Some(Data::Summary(s)) => s.data_points.len(),
+            None => 0,
+        }
+    }
+
     /// Lowercase hex of an id's bytes.
     pub fn hex(bytes: &[u8]) -> String {
         bytes.iter().map(|b| format!("{b:02x}")).collect()
