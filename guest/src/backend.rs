@@ -1,8 +1,9 @@
 //! Where telemetry goes: the host's `wasi:otel` imports on wasm32, nowhere
 //! on other targets, and a recorder in this crate's tests.
 //!
-//! This is the one place that calls the imports; a mode that writes OTLP
-//! JSON instead of calling a host plugs in here as another backend.
+//! This is the one place that calls the imports; with the `portable`
+//! feature the wasm32 backend writes OTLP JSON Lines instead (module
+//! `portable`), and the module imports no `wasi:otel` at all.
 //!
 //! The rest of the crate reaches the host only through [`Backend`], so the
 //! unit tests can run on the build machine, where the generated imports
@@ -31,6 +32,9 @@ pub(crate) trait Backend {
 
     /// `metrics.export`: an error is the host's reason for refusing.
     fn export_metrics(&self, metrics: &ResourceMetrics) -> Result<(), String>;
+
+    /// Sends whatever is held back, for a guest about to exit.
+    fn flush(&self) {}
 }
 
 thread_local! {
@@ -42,15 +46,31 @@ pub(crate) fn current() -> Rc<dyn Backend> {
     CURRENT.with(|current| Rc::clone(&current.borrow()))
 }
 
+/// Flushes this thread's backend, if it can be reached: not while it is
+/// being replaced, nor once the thread's storage is gone.
+#[cfg_attr(not(any(feature = "portable", test)), allow(dead_code))]
+pub(crate) fn flush() {
+    let _ = CURRENT.try_with(|current| {
+        if let Ok(backend) = current.try_borrow() {
+            backend.flush();
+        }
+    });
+}
+
 /// Replaces this thread's backend.
 #[cfg(test)]
 pub(crate) fn install(backend: Rc<dyn Backend>) {
     CURRENT.with(|current| *current.borrow_mut() = backend);
 }
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", not(feature = "portable")))]
 fn default_backend() -> Rc<dyn Backend> {
     Rc::new(Wit)
+}
+
+#[cfg(all(target_arch = "wasm32", feature = "portable"))]
+fn default_backend() -> Rc<dyn Backend> {
+    Rc::new(crate::portable::Portable::from_env())
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -59,10 +79,10 @@ fn default_backend() -> Rc<dyn Backend> {
 }
 
 /// Calls the host through the generated `wasi:otel` imports.
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", not(feature = "portable")))]
 struct Wit;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", not(feature = "portable")))]
 impl Backend for Wit {
     fn outer_span_context(&self) -> SpanContext {
         crate::bindings::tracing::outer_span_context()

@@ -55,6 +55,8 @@ mod logs;
 pub mod metrics;
 #[cfg(feature = "opentelemetry")]
 pub mod opentelemetry;
+#[cfg(any(feature = "portable", test))]
+mod portable;
 mod trace;
 #[cfg(feature = "tracing")]
 pub mod tracing;

@@ -110,6 +110,14 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_output_logs: bool,
 
+    /// Also read OTLP JSON Lines that a portable guest appends to PATH
+    /// during the run (a file in a directory granted with --dir-rw, which
+    /// the guest is told of with `--env WASM_OTEL_FILE=...`), and forward
+    /// them like its stderr's. Lines on stderr are always picked up from
+    /// guests without `wasi:otel`. [default: none]
+    #[arg(long, value_name = "PATH")]
+    pub telemetry_file: Option<PathBuf>,
+
     #[command(flatten)]
     pub budget: BudgetArgs,
 
@@ -299,6 +307,8 @@ pub struct RunConfig {
     pub resource_attributes: Vec<(String, String)>,
     /// Whether the guest's output lines become log records.
     pub output_logs: bool,
+    /// A file a portable guest writes OTLP JSON Lines to.
+    pub telemetry_file: Option<PathBuf>,
     /// Caps on what the guest's telemetry may amount to.
     pub budget: Budget,
     /// Settings that were ignored, to be told to the user.
@@ -483,6 +493,7 @@ impl RunArgs {
             parent,
             resource_attributes,
             output_logs,
+            telemetry_file: self.telemetry_file,
             budget: self.budget.into_budget(),
             warnings,
         })

@@ -13,6 +13,7 @@ pub mod ids;
 pub mod limits;
 pub mod load;
 pub mod output;
+pub mod portable;
 pub mod resource;
 pub mod run;
 pub mod sandbox;

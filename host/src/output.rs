@@ -27,6 +27,7 @@ use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError, StreamResult};
 
 use crate::export::{LogItem, Pipeline};
+use crate::portable::Portable;
 
 /// Which of the host's streams a relay writes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,6 +207,7 @@ pub struct CappedOutput {
     cap: u64,
     counts: Arc<OutputCounts>,
     logs: Option<Arc<LineLogs>>,
+    portable: Option<Arc<Portable>>,
 }
 
 impl CappedOutput {
@@ -216,7 +218,15 @@ impl CappedOutput {
             cap,
             counts: Arc::default(),
             logs: None,
+            portable: None,
         }
+    }
+
+    /// Also takes a portable guest's OTLP JSON lines out of the stream
+    /// and forwards them as telemetry.
+    pub fn with_portable(mut self, portable: Arc<Portable>) -> Self {
+        self.portable = Some(portable);
+        self
     }
 
     /// Also turns each line relayed into a log record.
@@ -225,8 +235,12 @@ impl CappedOutput {
         self
     }
 
-    /// Sends an unfinished last line as a log record, if lines are.
+    /// Ends the stream: an unfinished last line is decoded as telemetry
+    /// or relayed, and sent as a log record, if lines are.
     pub fn finish(&self) {
+        if let Some(portable) = &self.portable {
+            let _ = portable.finish(|bytes| self.pass(bytes));
+        }
         if let Some(logs) = &self.logs {
             logs.finish(self.stream);
         }
@@ -242,8 +256,16 @@ impl CappedOutput {
         self.counts.clone()
     }
 
-    /// Writes what fits under the cap and counts the rest.
+    /// Relays `bytes` of the guest's, less any telemetry lines.
     fn relay(&self, bytes: &[u8]) -> io::Result<()> {
+        match &self.portable {
+            Some(portable) => portable.filter(bytes, |bytes| self.pass(bytes)),
+            None => self.pass(bytes),
+        }
+    }
+
+    /// Writes what fits under the cap and counts the rest.
+    fn pass(&self, bytes: &[u8]) -> io::Result<()> {
         let len = bytes.len() as u64;
         // Reserve room under the cap first, so concurrent writers never
         // pass more than `cap` bytes between them.

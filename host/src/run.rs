@@ -21,6 +21,7 @@ use crate::export::{ExportReport, Pipeline};
 use crate::limits::{EpochTicker, GuestLimiter, HOSTCALL_FUEL, RESOURCE_TABLE_CAPACITY};
 use crate::load::{self, Guest, LoadError};
 use crate::output::{CappedOutput, LineLogs, Stream};
+use crate::portable::Portable;
 use crate::sandbox::{self, Stdio};
 use crate::telemetry::{self, GuestTelemetry, TelemetryStats};
 use crate::{ids, resource};
@@ -138,12 +139,27 @@ pub fn run(config: RunConfig) -> Result<Outcome, RunError> {
         stdout = stdout.with_logs(logs.clone());
         stderr = stderr.with_logs(logs);
     }
+    let new_telemetry = || {
+        GuestTelemetry::new(
+            pipeline.clone(),
+            run_span.context.clone(),
+            config.budget.clone(),
+        )
+    };
+
+    // A guest without `wasi:otel` may write OTLP JSON Lines instead.
+    let native = imports_otel(&guest, &engine);
+    let portable = (!native || config.telemetry_file.is_some())
+        .then(|| Arc::new(Portable::new(new_telemetry(), run_span.context.clone())));
+    if let (Some(portable), false) = (&portable, native) {
+        stderr = stderr.with_portable(portable.clone());
+    }
+    let telemetry_file = config
+        .telemetry_file
+        .as_ref()
+        .map(|path| (path, std::fs::metadata(path).map_or(0, |m| m.len())));
     let stdio = Stdio { stdout, stderr };
-    let telemetry = GuestTelemetry::new(
-        pipeline.clone(),
-        run_span.context.clone(),
-        config.budget.clone(),
-    );
+    let telemetry = new_telemetry();
 
     let _ticker = config.limits.timeout.map(|_| EpochTicker::start(&engine));
     let _watchdog = config
@@ -184,6 +200,17 @@ pub fn run(config: RunConfig) -> Result<Outcome, RunError> {
     };
     stdio.stdout.finish();
     stdio.stderr.finish();
+    if let Some(portable) = &portable {
+        if let Some((path, from)) = telemetry_file
+            && let Err(err) = portable.read_file(path, from)
+        {
+            crate::say!(
+                "warning: cannot read --telemetry-file `{}`: {err}",
+                path.display()
+            );
+        }
+        facts.stats.merge(&portable.stats());
+    }
     facts.output_dropped = stdio.stdout.counts().dropped() + stdio.stderr.counts().dropped();
     let unsent_lines = stdio.stdout.logs_over_limit();
     if unsent_lines > 0 {
@@ -212,6 +239,17 @@ pub fn run(config: RunConfig) -> Result<Outcome, RunError> {
     }
     report_export(&report);
     Ok(outcome)
+}
+
+/// Whether the guest imports any `wasi:otel` interface.
+fn imports_otel(guest: &Guest, engine: &Engine) -> bool {
+    match guest {
+        Guest::Component { component, .. } => component
+            .component_type()
+            .imports(engine)
+            .any(|(name, _)| name.starts_with("wasi:otel/")),
+        Guest::Module(_) => false,
+    }
 }
 
 /// Why a guest never got to run.

@@ -71,6 +71,16 @@ impl TelemetryStats {
         *self.dropped.entry(reason).or_default() += 1;
     }
 
+    /// Adds `other`'s counts to these.
+    pub fn merge(&mut self, other: &TelemetryStats) {
+        self.spans += other.spans;
+        self.logs += other.logs;
+        self.metric_exports += other.metric_exports;
+        for (reason, count) in &other.dropped {
+            *self.dropped.entry(reason).or_default() += count;
+        }
+    }
+
     /// The total over every reason.
     pub fn dropped_total(&self) -> u64 {
         self.dropped.values().sum()
@@ -93,6 +103,18 @@ impl GuestTelemetry {
     /// What the guest has reported so far.
     pub fn stats(&self) -> &TelemetryStats {
         &self.stats
+    }
+
+    /// Counts one item dropped or repaired for `reason`, found before the
+    /// item reached this bridge.
+    pub fn count(&mut self, reason: &'static str) {
+        self.stats.count(reason);
+    }
+
+    /// A span from a portable guest's OTLP lines: ended when it arrives,
+    /// with no `on-start` before it.
+    pub fn on_portable_span(&mut self, span: wit::tracing::SpanData) {
+        self.keep_span(span);
     }
 
     fn clean(&mut self) -> Clean<'_> {
@@ -162,17 +184,7 @@ impl wit::tracing::Host for GuestTelemetry {
         if self.open.remove(&span.span_context.span_id).is_none() {
             self.stats.count("span_end_without_start");
         }
-        if self.stats.spans >= self.budget.spans {
-            self.stats.count("spans_over_limit");
-            return;
-        }
-        match convert_span(span, &mut self.clean()) {
-            Ok(data) => {
-                self.stats.spans += 1;
-                self.pipeline.on_span(data);
-            }
-            Err(reason) => self.stats.count(reason),
-        }
+        self.keep_span(span);
     }
 
     fn outer_span_context(&mut self) -> wit::tracing::SpanContext {
@@ -188,6 +200,23 @@ impl wit::tracing::Host for GuestTelemetry {
             // Seen from inside the guest, the host's span is remote.
             is_remote: true,
             trace_state: trace_state_pairs(self.outer.trace_state()),
+        }
+    }
+}
+
+impl GuestTelemetry {
+    /// Checks an ended span and hands it to the exporter, within budget.
+    fn keep_span(&mut self, span: wit::tracing::SpanData) {
+        if self.stats.spans >= self.budget.spans {
+            self.stats.count("spans_over_limit");
+            return;
+        }
+        match convert_span(span, &mut self.clean()) {
+            Ok(data) => {
+                self.stats.spans += 1;
+                self.pipeline.on_span(data);
+            }
+            Err(reason) => self.stats.count(reason),
         }
     }
 }

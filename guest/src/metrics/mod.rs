@@ -29,7 +29,7 @@
 //! Instruments belong to the thread that built them, as open spans do; a
 //! guest built for `wasm32-wasip1` has one thread.
 
-mod aggregate;
+pub(crate) mod aggregate;
 mod instruments;
 
 use std::error::Error;
