@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use opentelemetry::trace::SpanContext;
 
@@ -37,7 +37,56 @@ pub enum Command {
     /// Run a `.wasm` file: a wasip1 module, with or without `wasi:otel`
     /// imports, or a WASI preview-2 component.
     #[command(after_help = EXIT_CODES_HELP)]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
+    /// Compile a `.wasm` file ahead of time into a `.cwasm` file that
+    /// `wasm-otel run` starts without compiling. Run only `.cwasm` files
+    /// you compiled with this wasm-otel: their code is not checked again.
+    Compile(CompileArgs),
+    /// Manage the compiled-code cache.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+}
+
+/// Flags of `wasm-otel compile`.
+#[derive(Debug, Args)]
+pub struct CompileArgs {
+    /// The `.wasm` file to compile.
+    #[arg(value_name = "WASM")]
+    pub wasm: PathBuf,
+
+    /// Where to write the compiled code.
+    #[arg(short, long, value_name = "OUT")]
+    pub output: PathBuf,
+
+    /// Compile fuel metering in, for runs with --fuel.
+    #[arg(long)]
+    pub with_fuel: bool,
+
+    /// Compile epoch checks in, for runs with --timeout.
+    #[arg(long)]
+    pub with_timeout: bool,
+}
+
+impl CompileArgs {
+    /// The limits whose presence decides what is compiled in; their
+    /// values are the run's to choose.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            fuel: self.with_fuel.then_some(u64::MAX),
+            timeout: self.with_timeout.then_some(Duration::MAX),
+            ..Limits::default()
+        }
+    }
+}
+
+/// `wasm-otel cache ...`.
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Print the cache's directory (`WASM_OTEL_CACHE_DIR`, else
+    /// `wasm-otel` in the user's cache directory).
+    Dir,
+    /// Delete every entry of the cache.
+    Clean,
 }
 
 const EXIT_CODES_HELP: &str = "\
@@ -190,6 +239,12 @@ pub struct RunArgs {
     #[arg(long)]
     pub trap_unknown_imports: bool,
 
+    /// Compile the file even when the compiled-code cache has it, and do
+    /// not keep the result there. [default: the cache is used; see
+    /// `wasm-otel cache dir`]
+    #[arg(long)]
+    pub no_cache: bool,
+
     /// The `.wasm` file to run, then the guest's arguments. Everything
     /// after the file is the guest's, flags included; the guest's
     /// `argv[0]` is the file's name.
@@ -300,6 +355,8 @@ pub struct RunConfig {
     pub sandbox: Policy,
     /// Whether imports the host lacks become trapping functions.
     pub trap_unknown_imports: bool,
+    /// Whether compiled code is taken from and kept in the cache.
+    pub cache: bool,
     /// The caller's span, parent of `wasm.run`, when one was given.
     pub parent: Option<SpanContext>,
     /// Resource attributes from `OTEL_RESOURCE_ATTRIBUTES`, without
@@ -490,6 +547,7 @@ impl RunArgs {
             limits,
             sandbox: Policy { dirs, env },
             trap_unknown_imports: self.trap_unknown_imports,
+            cache: !self.no_cache,
             parent,
             resource_attributes,
             output_logs,
@@ -694,7 +752,9 @@ mod tests {
             .iter()
             .chain(flags)
             .chain(&["dir/app.wasm"]);
-        let Command::Run(args) = Cli::try_parse_from(argv).unwrap().command;
+        let Command::Run(args) = Cli::try_parse_from(argv).unwrap().command else {
+            panic!("not a run");
+        };
         let vars: Vec<(String, String)> = vars
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -867,7 +927,9 @@ mod tests {
             "--",
             "plain",
         ];
-        let Command::Run(args) = Cli::try_parse_from(argv).unwrap().command;
+        let Command::Run(args) = Cli::try_parse_from(argv).unwrap().command else {
+            panic!("not a run");
+        };
         let config = args.into_config(&|_| None).unwrap();
         assert_eq!(config.wasm, PathBuf::from("app.wasm"));
         assert_eq!(

@@ -1,6 +1,9 @@
 //! Bytes to something runnable: a component as it is, a wasip1 module that
-//! imports WIT interfaces made into a component, or a plain wasip1 module.
+//! imports WIT interfaces made into a component, a plain wasip1 module, or
+//! code compiled ahead of time by `wasm-otel compile`; through the
+//! compiled-code cache when one is given.
 
+pub mod cache;
 mod exit_code;
 
 use std::path::{Path, PathBuf};
@@ -11,6 +14,8 @@ use wasi_preview1_component_adapter_provider::{
 use wasmtime::Engine;
 use wasmtime::Module;
 use wasmtime::component::Component;
+
+use cache::{Cache, Kind};
 
 /// A file read and compiled.
 pub struct Loaded {
@@ -72,20 +77,144 @@ pub enum LoadError {
         /// What is wrong with it.
         reason: wasmtime::Error,
     },
+    /// The file is compiled code, for another Wasmtime or other settings.
+    #[error(
+        "`{}` was compiled for another Wasmtime or other settings: {reason:#} \
+         (compile it again with this wasm-otel, giving `compile` --with-fuel \
+         when running with --fuel and --with-timeout when running with \
+         --timeout, or run the .wasm file itself)",
+        .path.display()
+    )]
+    Incompatible {
+        /// The file.
+        path: PathBuf,
+        /// Wasmtime's account of the difference.
+        reason: wasmtime::Error,
+    },
 }
 
-/// Reads and compiles the file at `path`.
-pub fn load(engine: &Engine, path: &Path) -> Result<Loaded, LoadError> {
-    let bytes = std::fs::read(path).map_err(|source| match source.kind() {
+/// Reads the file at `path` and compiles it, or takes its compiled code
+/// from `cache` (and keeps it there when it had to be compiled).
+pub fn load(engine: &Engine, path: &Path, cache: Option<&Cache>) -> Result<Loaded, LoadError> {
+    let bytes = read(path)?;
+    let sha256 = sha256_hex(&bytes);
+
+    if let Some(kind) = Engine::detect_precompiled(&bytes) {
+        let guest = precompiled(engine, path, &bytes, kind)?;
+        return Ok(Loaded { guest, sha256 });
+    }
+    if let Some(guest) = cache.and_then(|cache| cached(engine, cache, &sha256)) {
+        return Ok(Loaded { guest, sha256 });
+    }
+    let guest = compile(engine, path, &bytes)?;
+    if let Some(cache) = cache {
+        keep(cache, &sha256, &guest);
+    }
+    Ok(Loaded { guest, sha256 })
+}
+
+/// Compiles the file at `path` ahead of time: the bytes `wasm-otel run`
+/// loads from a `.cwasm` file on an engine of the same settings.
+pub fn precompile(engine: &Engine, path: &Path) -> Result<Vec<u8>, LoadError> {
+    let bytes = read(path)?;
+    let invalid = |reason: wasmtime::Error| LoadError::Invalid {
+        path: path.to_owned(),
+        reason,
+    };
+    match compile(engine, path, &bytes)? {
+        Guest::Component { component, .. } => component.serialize().map_err(invalid),
+        Guest::Module(module) => module.serialize().map_err(invalid),
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
+    std::fs::read(path).map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => LoadError::NotFound(path.to_owned()),
         _ => LoadError::Unreadable {
             path: path.to_owned(),
             source,
         },
-    })?;
-    let sha256 = sha256_hex(&bytes);
-    let guest = compile(engine, path, &bytes)?;
-    Ok(Loaded { guest, sha256 })
+    })
+}
+
+/// Loads code compiled by `wasm-otel compile`.
+fn precompiled(
+    engine: &Engine,
+    path: &Path,
+    bytes: &[u8],
+    kind: wasmtime::Precompiled,
+) -> Result<Guest, LoadError> {
+    let incompatible = |reason: wasmtime::Error| LoadError::Incompatible {
+        path: path.to_owned(),
+        reason,
+    };
+    // SAFETY: compiled code runs as it is, unchecked. The README's trust
+    // rule: run only `.cwasm` files this wasm-otel compiled, kept where
+    // no one else can write. Wasmtime still refuses code compiled for
+    // another version or other settings.
+    match kind {
+        wasmtime::Precompiled::Component => {
+            let component = unsafe { Component::deserialize(engine, bytes) };
+            Ok(Guest::Component {
+                component: component.map_err(incompatible)?,
+                componentized: false,
+            })
+        }
+        wasmtime::Precompiled::Module => {
+            let module = unsafe { Module::deserialize(engine, bytes) };
+            Ok(Guest::Module(module.map_err(incompatible)?))
+        }
+    }
+}
+
+/// The cached code of the file whose bytes hash to `sha256`, if there is
+/// an entry this engine accepts; an entry it refuses is removed.
+fn cached(engine: &Engine, cache: &Cache, sha256: &str) -> Option<Guest> {
+    let (kind, path) = cache.find(sha256)?;
+    // SAFETY: the cache holds only what this host compiled and wrote
+    // there (see the `cache` module on who may write to it).
+    let guest = match kind {
+        Kind::Component | Kind::Componentized => unsafe {
+            Component::deserialize_file(engine, &path)
+        }
+        .map(|component| Guest::Component {
+            component,
+            componentized: kind == Kind::Componentized,
+        }),
+        Kind::Module => unsafe { Module::deserialize_file(engine, &path) }.map(Guest::Module),
+    };
+    match guest {
+        Ok(guest) => {
+            tracing::debug!(path = %path.display(), "cache.hit");
+            Some(guest)
+        }
+        Err(err) => {
+            tracing::debug!(path = %path.display(), err = %format!("{err:#}"), "cache.stale");
+            cache.remove(&path);
+            None
+        }
+    }
+}
+
+/// Keeps what `guest` compiled to in `cache`.
+fn keep(cache: &Cache, sha256: &str, guest: &Guest) {
+    let serialized = match guest {
+        Guest::Component {
+            component,
+            componentized,
+        } => {
+            let kind = match componentized {
+                true => Kind::Componentized,
+                false => Kind::Component,
+            };
+            component.serialize().map(|bytes| (kind, bytes))
+        }
+        Guest::Module(module) => module.serialize().map(|bytes| (Kind::Module, bytes)),
+    };
+    match serialized {
+        Ok((kind, bytes)) => cache.store(sha256, kind, &bytes),
+        Err(err) => tracing::debug!(err = %format!("{err:#}"), "cache.serialize_failed"),
+    }
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {

@@ -5,8 +5,9 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use wasm_otel_host::cli::{Cli, Command};
-use wasm_otel_host::run::EXIT_USAGE;
+use wasm_otel_host::cli::{CacheCommand, Cli, Command, CompileArgs};
+use wasm_otel_host::load::{self, cache};
+use wasm_otel_host::run::{EXIT_USAGE, RunError};
 
 fn main() -> ExitCode {
     init_diagnostics();
@@ -42,6 +43,59 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Compile(args) => match compile(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                wasm_otel_host::say!("error: {err:#}");
+                ExitCode::from(err.exit_code())
+            }
+        },
+        Command::Cache(command) => cache_command(command),
+    }
+}
+
+/// `wasm-otel compile`: the file's compiled code, written to `--output`.
+fn compile(args: &CompileArgs) -> Result<(), RunError> {
+    let mut config = wasmtime::Config::new();
+    args.limits().configure(&mut config);
+    let engine = wasmtime::Engine::new(&config).map_err(RunError::Engine)?;
+    let compiled = load::precompile(&engine, &args.wasm)?;
+    std::fs::write(&args.output, compiled).map_err(|err| {
+        RunError::Export(std::io::Error::new(
+            err.kind(),
+            format!("cannot write `{}`: {err}", args.output.display()),
+        ))
+    })
+}
+
+/// `wasm-otel cache dir` and `wasm-otel cache clean`.
+fn cache_command(command: CacheCommand) -> ExitCode {
+    let Some(root) = cache::root() else {
+        wasm_otel_host::say!(
+            "error: there is no cache directory: set {} or HOME",
+            cache::CACHE_DIR_VAR
+        );
+        return ExitCode::from(EXIT_USAGE);
+    };
+    match command {
+        CacheCommand::Dir => {
+            println!("{}", root.display());
+            ExitCode::SUCCESS
+        }
+        CacheCommand::Clean => match cache::clean(&root) {
+            Ok(true) => {
+                wasm_otel_host::say!("removed `{}`", root.display());
+                ExitCode::SUCCESS
+            }
+            Ok(false) => {
+                wasm_otel_host::say!("`{}` is already empty", root.display());
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                wasm_otel_host::say!("error: cannot remove `{}`: {err}", root.display());
+                ExitCode::from(EXIT_USAGE)
+            }
+        },
     }
 }
 

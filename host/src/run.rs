@@ -94,7 +94,12 @@ pub fn run(config: RunConfig) -> Result<Outcome, RunError> {
     let mut engine_config = wasmtime::Config::new();
     config.limits.configure(&mut engine_config);
     let engine = Engine::new(&engine_config).map_err(RunError::Engine)?;
-    let loaded = load::load(&engine, &config.wasm)?;
+    let cache = config
+        .cache
+        .then(load::cache::root)
+        .flatten()
+        .map(|root| load::cache::Cache::new(&root, &engine));
+    let loaded = load::load(&engine, &config.wasm, cache.as_ref())?;
     let guest = loaded.guest;
 
     let module_name = config

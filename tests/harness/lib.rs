@@ -81,6 +81,8 @@ pub fn portable_component(name: &str) -> PathBuf {
 /// or trace context of the machine running the tests leaks into it.
 pub fn host() -> Command {
     let mut command = Command::new(host_binary());
+    // The tests' compiled code is kept apart from the user's own cache.
+    command.env("WASM_OTEL_CACHE_DIR", target_dir().join("test-cache"));
     for (name, _) in std::env::vars_os() {
         let name = name.to_string_lossy().into_owned();
         if name.starts_with("OTEL_") || name == "TRACEPARENT" || name == "TRACESTATE" {
