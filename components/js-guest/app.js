@@ -25,10 +25,18 @@ const ITEMS = [
 ];
 const DISCOUNT_PERCENT = 15;
 
+// The wall clock at the first reading of a run, and the monotonic clock
+// then. (Top-level code runs when the component is built, so this cannot
+// be read there; and `performance.timeOrigin` is 0 in this engine.)
+let epoch;
+
 /** The wall clock as a `wasi:clocks` datetime (u64 seconds are BigInts),
- * to a microsecond: `Date.now()` alone counts whole milliseconds. */
+ * to a microsecond: `Date.now()` alone counts whole milliseconds, so the
+ * monotonic clock's progress since the first reading is added to it. */
 function now() {
-  const us = Math.round((performance.timeOrigin + performance.now()) * 1000);
+  epoch ??= { ms: Date.now(), at: performance.now() };
+  const ms = epoch.ms + (performance.now() - epoch.at);
+  const us = Math.round(ms * 1000);
   return {
     seconds: BigInt(Math.floor(us / 1_000_000)),
     nanoseconds: (us % 1_000_000) * 1000,
