@@ -4,10 +4,13 @@
 //!
 //! The `wasm-otel` binary is a thin layer over this library:
 //! [`cli`] turns flags and environment into a [`RunConfig`], and
-//! [`run::run`] carries out one run and says how it ended.
+//! [`run::run`] carries out one run and says how it ended. To run many
+//! guests from one engine and one exporter, per request or per job, use
+//! [`embed::Host`].
 
 pub mod cli;
 pub mod context;
+pub mod embed;
 pub mod export;
 pub mod ids;
 pub mod limits;

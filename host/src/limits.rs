@@ -98,6 +98,14 @@ impl Limits {
         Ok(())
     }
 
+    /// Starts the wall-time deadline again from now: for a guest that
+    /// waited between its instantiation and its start.
+    pub fn restart_deadline<T>(&self, store: &mut Store<T>) {
+        if let Some(timeout) = self.timeout {
+            store.set_epoch_deadline(deadline_ticks(timeout));
+        }
+    }
+
     /// The memory limiter for one store.
     pub fn limiter(&self) -> GuestLimiter {
         GuestLimiter {

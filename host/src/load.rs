@@ -25,7 +25,9 @@ pub struct Loaded {
     pub sha256: String,
 }
 
-/// What a file turned out to be, compiled for an engine.
+/// What a file turned out to be, compiled for an engine. Cloning shares
+/// the compiled code.
+#[derive(Clone)]
 pub enum Guest {
     /// A component, given as one or made from a wasip1 module.
     Component {

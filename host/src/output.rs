@@ -199,11 +199,13 @@ fn char_boundary(bytes: &[u8], at: usize) -> usize {
         .unwrap_or(at)
 }
 
-/// A guest output stream that relays to one of the host's streams, up to
-/// `cap` bytes.
+/// A guest output stream that relays to one of the host's streams, or
+/// keeps what it is given in memory, up to `cap` bytes.
 #[derive(Debug, Clone)]
 pub struct CappedOutput {
     stream: Stream,
+    /// Where the bytes go: the host's stream when `None`.
+    kept: Option<Arc<Mutex<Vec<u8>>>>,
     cap: u64,
     counts: Arc<OutputCounts>,
     logs: Option<Arc<LineLogs>>,
@@ -215,11 +217,29 @@ impl CappedOutput {
     pub fn new(stream: Stream, cap: u64) -> Self {
         Self {
             stream,
+            kept: None,
             cap,
             counts: Arc::default(),
             logs: None,
             portable: None,
         }
+    }
+
+    /// A stream that keeps at most `cap` bytes in memory instead of
+    /// relaying them; `stream` says which of the guest's it is.
+    pub fn kept(stream: Stream, cap: u64) -> Self {
+        Self {
+            kept: Some(Arc::default()),
+            ..Self::new(stream, cap)
+        }
+    }
+
+    /// What a stream made by [`CappedOutput::kept`] holds, taken out.
+    pub fn take_kept(&self) -> Vec<u8> {
+        self.kept
+            .as_ref()
+            .map(|kept| std::mem::take(&mut *kept.lock().unwrap_or_else(PoisonError::into_inner)))
+            .unwrap_or_default()
     }
 
     /// Also takes a portable guest's OTLP JSON lines out of the stream
@@ -284,9 +304,14 @@ impl CappedOutput {
         if room == 0 {
             return Ok(());
         }
-        let written = match self.stream {
-            Stream::Stdout => io::stdout().write_all(&bytes[..room]),
-            Stream::Stderr => io::stderr().write_all(&bytes[..room]),
+        let written = match (&self.kept, self.stream) {
+            (Some(kept), _) => {
+                let mut kept = kept.lock().unwrap_or_else(PoisonError::into_inner);
+                kept.extend_from_slice(&bytes[..room]);
+                Ok(())
+            }
+            (None, Stream::Stdout) => io::stdout().write_all(&bytes[..room]),
+            (None, Stream::Stderr) => io::stderr().write_all(&bytes[..room]),
         };
         if written.is_err() {
             // Nothing reached the host's stream (a closed pipe, say): the
@@ -295,7 +320,7 @@ impl CappedOutput {
                 .written
                 .fetch_sub(room as u64, Ordering::Relaxed);
         } else {
-            if self.stream == Stream::Stderr {
+            if self.stream == Stream::Stderr && self.kept.is_none() {
                 STDERR_MID_LINE.store(bytes[room - 1] != b'\n', Ordering::Relaxed);
             }
             if let Some(logs) = &self.logs {
@@ -306,18 +331,20 @@ impl CappedOutput {
     }
 
     fn flush_host(&self) -> io::Result<()> {
-        match self.stream {
-            Stream::Stdout => io::stdout().flush(),
-            Stream::Stderr => io::stderr().flush(),
+        match (&self.kept, self.stream) {
+            (Some(_), _) => Ok(()),
+            (None, Stream::Stdout) => io::stdout().flush(),
+            (None, Stream::Stderr) => io::stderr().flush(),
         }
     }
 }
 
 impl IsTerminal for CappedOutput {
     fn is_terminal(&self) -> bool {
-        match self.stream {
-            Stream::Stdout => io::IsTerminal::is_terminal(&io::stdout()),
-            Stream::Stderr => io::IsTerminal::is_terminal(&io::stderr()),
+        match (&self.kept, self.stream) {
+            (Some(_), _) => false,
+            (None, Stream::Stdout) => io::IsTerminal::is_terminal(&io::stdout()),
+            (None, Stream::Stderr) => io::IsTerminal::is_terminal(&io::stderr()),
         }
     }
 }

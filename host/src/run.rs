@@ -1,15 +1,16 @@
 //! One run, from a path to an exit code: load, sandbox, limit, run under
 //! a `wasm.run` span, flush the telemetry.
 
-mod metrics;
+pub(crate) mod metrics;
 mod outcome;
 mod span;
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime};
 
-use opentelemetry::trace::{SpanContext, SpanId, TraceFlags};
+use opentelemetry::trace::SpanContext;
 use wasmtime::component::{Linker as ComponentLinker, ResourceTable};
 use wasmtime::{Engine, Linker, Store};
 use wasmtime_wasi::p1::WasiP1Ctx;
@@ -18,13 +19,13 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::cli::RunConfig;
 use crate::export::{ExportReport, Pipeline};
-use crate::limits::{EpochTicker, GuestLimiter, HOSTCALL_FUEL, RESOURCE_TABLE_CAPACITY};
+use crate::limits::{EpochTicker, GuestLimiter, HOSTCALL_FUEL, Limits, RESOURCE_TABLE_CAPACITY};
 use crate::load::{self, Guest, LoadError};
 use crate::output::{CappedOutput, LineLogs, Stream};
 use crate::portable::Portable;
-use crate::sandbox::{self, Stdio};
-use crate::telemetry::{self, GuestTelemetry, TelemetryStats};
-use crate::{ids, resource};
+use crate::resource;
+use crate::sandbox::{self, Policy, Stdio};
+use crate::telemetry::{self, Budget, GuestTelemetry, TelemetryStats};
 
 pub use outcome::{
     EXIT_CANNOT_RUN, EXIT_FUEL, EXIT_MEMORY, EXIT_NOT_FOUND, EXIT_TIMEOUT, EXIT_TRAP, EXIT_USAGE,
@@ -59,6 +60,9 @@ pub enum RunError {
     /// The export's file could not be opened.
     #[error("{0}")]
     Export(std::io::Error),
+    /// A job asks for what its host was not built for.
+    #[error("{0}")]
+    Unsupported(&'static str),
 }
 
 /// What to do about an instantiation failure, when there is something.
@@ -80,7 +84,10 @@ impl RunError {
         match self {
             RunError::Load(LoadError::NotFound(_)) => EXIT_NOT_FOUND,
             RunError::Load(_) | RunError::Instantiate { .. } => EXIT_CANNOT_RUN,
-            RunError::Engine(_) | RunError::Sandbox(_) | RunError::Export(_) => EXIT_USAGE,
+            RunError::Engine(_)
+            | RunError::Sandbox(_)
+            | RunError::Export(_)
+            | RunError::Unsupported(_) => EXIT_USAGE,
         }
     }
 }
@@ -102,11 +109,7 @@ pub fn run(config: RunConfig) -> Result<Outcome, RunError> {
     let loaded = load::load(&engine, &config.wasm, cache.as_ref())?;
     let guest = loaded.guest;
 
-    let module_name = config
-        .wasm
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| config.wasm.display().to_string());
+    let module_name = module_name(&config.wasm);
     let module = resource::Module {
         name: &module_name,
         sha256: &loaded.sha256,
@@ -114,121 +117,46 @@ pub fn run(config: RunConfig) -> Result<Outcome, RunError> {
     let resource = resource::attributes(&config.service_name, &config.resource_attributes, &module);
     let pipeline = Arc::new(Pipeline::new(&config.export, resource).map_err(RunError::Export)?);
 
-    // The run's own span: its context is what the guest hangs its root
-    // spans under, and it is exported last, with the outcome. A caller's
-    // context makes it a child in the caller's trace.
-    let (trace_id, flags, parent) = match &config.parent {
-        Some(parent) => (parent.trace_id(), parent.trace_flags(), parent.span_id()),
-        None => (ids::new_trace_id(), TraceFlags::SAMPLED, SpanId::INVALID),
+    let spec = Spec {
+        argv0: &module_name,
+        args: &config.args,
+        limits: &config.limits,
+        sandbox: &config.sandbox,
+        budget: &config.budget,
+        trap_unknown_imports: config.trap_unknown_imports,
     };
-    let trace_state = config
-        .parent
-        .as_ref()
-        .map(|parent| parent.trace_state().clone())
-        .unwrap_or_default();
-    let run_span = RunSpan {
-        context: SpanContext::new(trace_id, ids::new_span_id(), flags, false, trace_state),
-        parent,
-        started,
-        module_name: module_name.clone(),
-        kind: guest.kind(),
-    };
-    let mut stdout = CappedOutput::new(Stream::Stdout, config.limits.max_output);
-    let mut stderr = CappedOutput::new(Stream::Stderr, config.limits.max_output);
-    if config.output_logs {
-        let logs = LineLogs::new(
-            pipeline.clone(),
-            run_span.context.clone(),
-            config.budget.logs,
-        );
-        stdout = stdout.with_logs(logs.clone());
-        stderr = stderr.with_logs(logs);
-    }
-    let new_telemetry = || {
-        GuestTelemetry::new(
-            pipeline.clone(),
-            run_span.context.clone(),
-            config.budget.clone(),
-        )
-    };
-
-    // A guest without `wasi:otel` may write OTLP JSON Lines instead.
-    let native = imports_otel(&guest, &engine);
-    let portable = (!native || config.telemetry_file.is_some())
-        .then(|| Arc::new(Portable::new(new_telemetry(), run_span.context.clone())));
-    if let (Some(portable), false) = (&portable, native) {
-        stderr = stderr.with_portable(portable.clone());
-    }
-    let telemetry_file = config
-        .telemetry_file
-        .as_ref()
-        .map(|path| (path, std::fs::metadata(path).map_or(0, |m| m.len())));
-    let stdio = Stdio { stdout, stderr };
-    let telemetry = new_telemetry();
+    let mut session = Session::open(
+        &pipeline,
+        &engine,
+        &guest,
+        &spec,
+        SessionOptions {
+            parent: config.parent.as_ref(),
+            started,
+            keep_output: false,
+            output_logs: config.output_logs,
+            telemetry_file: config.telemetry_file.as_deref(),
+        },
+    );
 
     let _ticker = config.limits.timeout.map(|_| EpochTicker::start(&engine));
     let _watchdog = config
         .limits
         .timeout
-        .map(|timeout| Watchdog::start(timeout, &run_span, &pipeline));
+        .map(|timeout| Watchdog::start(timeout, &session.run_span, &pipeline));
 
-    // The guest runs on a thread of its own, whose native stack holds its
-    // whole `--max-stack`.
-    let ran = std::thread::scope(|scope| {
-        let run = || match &guest {
-            Guest::Component { component, .. } => {
-                run_component(&engine, component, &config, &module_name, &stdio, telemetry)
-            }
-            Guest::Module(module) => run_module(&engine, module, &config, &module_name, &stdio),
-        };
-        std::thread::Builder::new()
-            .name("wasm-otel-guest".into())
-            .stack_size(config.limits.thread_stack())
-            .spawn_scoped(scope, run)
-            .expect("the OS can start a thread")
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-    });
-    let mut facts = match ran {
-        Ok(facts) => facts,
-        Err(Failure::Instantiate(reason)) => {
+    let (facts, outcome) = match session.execute(&engine, &guest, &spec) {
+        Ok(ran) => ran,
+        Err(failure) => {
             pipeline.shutdown();
-            return Err(RunError::Instantiate {
-                path: config.wasm.display().to_string(),
-                reason,
-            });
-        }
-        Err(Failure::Sandbox(err)) => {
-            pipeline.shutdown();
-            return Err(RunError::Sandbox(err));
+            return Err(failure.into_run_error(&config.wasm));
         }
     };
-    stdio.stdout.finish();
-    stdio.stderr.finish();
-    if let Some(portable) = &portable {
-        if let Some((path, from)) = telemetry_file
-            && let Err(err) = portable.read_file(path, from)
-        {
-            crate::say!(
-                "warning: cannot read --telemetry-file `{}`: {err}",
-                path.display()
-            );
-        }
-        facts.stats.merge(&portable.stats());
-    }
-    facts.output_dropped = stdio.stdout.counts().dropped() + stdio.stderr.counts().dropped();
-    let unsent_lines = stdio.stdout.logs_over_limit();
-    if unsent_lines > 0 {
-        *facts
-            .stats
-            .dropped
-            .entry("output_logs_over_limit")
-            .or_default() += unsent_lines;
-    }
-    let outcome = Outcome::classify(facts.ended.clone(), &facts, &config.limits);
 
+    // The run's own span and metrics skip the queue: they are sent first
+    // at shutdown, whatever the guest's telemetry left behind.
     let ended = SystemTime::now();
-    pipeline.on_last_span(run_span.finish(&outcome, &facts, ended));
+    pipeline.on_last_span(session.run_span.finish(&outcome, &facts, ended));
     pipeline.on_last_metrics(metrics::run_metrics(
         pipeline.resource(),
         started,
@@ -238,12 +166,187 @@ pub fn run(config: RunConfig) -> Result<Outcome, RunError> {
     let report = pipeline.shutdown();
 
     warn_about_drops(&facts.stats);
-    warn_about_output(&stdio, config.limits.max_output);
+    warn_about_output(&session.stdio, config.limits.max_output);
     if let Some(message) = outcome.message() {
         crate::say!("error: {message}");
     }
     report_export(&report);
     Ok(outcome)
+}
+
+/// A file's name, as the guest's `argv[0]` and in telemetry.
+pub(crate) fn module_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+/// What one guest instance runs with, beside its code.
+pub(crate) struct Spec<'a> {
+    /// The guest's `argv[0]`.
+    pub argv0: &'a str,
+    /// Its other arguments.
+    pub args: &'a [String],
+    /// Its box.
+    pub limits: &'a Limits,
+    /// What it may see.
+    pub sandbox: &'a Policy,
+    /// Caps on its telemetry.
+    pub budget: &'a Budget,
+    /// Whether imports the host lacks become trapping functions.
+    pub trap_unknown_imports: bool,
+}
+
+/// How a [`Session`] is set up.
+pub(crate) struct SessionOptions<'a> {
+    /// The caller's span, parent of `wasm.run`.
+    pub parent: Option<&'a SpanContext>,
+    /// When the run started.
+    pub started: SystemTime,
+    /// Keep the guest's output in memory instead of relaying it.
+    pub keep_output: bool,
+    /// Turn the guest's output lines into log records.
+    pub output_logs: bool,
+    /// A file a portable guest writes OTLP JSON Lines to.
+    pub telemetry_file: Option<&'a Path>,
+}
+
+/// One guest instance's run span, output and telemetry, set up before it
+/// starts.
+pub(crate) struct Session {
+    /// The run's span, open.
+    pub run_span: RunSpan,
+    /// The guest's stdout and stderr.
+    pub stdio: Stdio,
+    portable: Option<Arc<Portable>>,
+    telemetry_file: Option<(PathBuf, u64)>,
+    /// What the guest's `wasi:otel` calls go to, until it runs.
+    telemetry: Option<GuestTelemetry>,
+}
+
+impl Session {
+    /// A session for `guest`, its telemetry sent to `pipeline`.
+    pub fn open(
+        pipeline: &Arc<Pipeline>,
+        engine: &Engine,
+        guest: &Guest,
+        spec: &Spec<'_>,
+        options: SessionOptions<'_>,
+    ) -> Session {
+        let run_span = RunSpan::open(options.parent, options.started, spec.argv0, guest.kind());
+        let cap = spec.limits.max_output;
+        let (mut stdout, mut stderr) = match options.keep_output {
+            true => (
+                CappedOutput::kept(Stream::Stdout, cap),
+                CappedOutput::kept(Stream::Stderr, cap),
+            ),
+            false => (
+                CappedOutput::new(Stream::Stdout, cap),
+                CappedOutput::new(Stream::Stderr, cap),
+            ),
+        };
+        if options.output_logs {
+            let logs = LineLogs::new(pipeline.clone(), run_span.context.clone(), spec.budget.logs);
+            stdout = stdout.with_logs(logs.clone());
+            stderr = stderr.with_logs(logs);
+        }
+        let new_telemetry = || {
+            GuestTelemetry::new(
+                pipeline.clone(),
+                run_span.context.clone(),
+                spec.budget.clone(),
+            )
+        };
+
+        // A guest without `wasi:otel` may write OTLP JSON Lines instead.
+        let native = imports_otel(guest, engine);
+        let portable = (!native || options.telemetry_file.is_some())
+            .then(|| Arc::new(Portable::new(new_telemetry(), run_span.context.clone())));
+        if let (Some(portable), false) = (&portable, native) {
+            stderr = stderr.with_portable(portable.clone());
+        }
+        let telemetry_file = options.telemetry_file.map(|path| {
+            (
+                path.to_owned(),
+                std::fs::metadata(path).map_or(0, |m| m.len()),
+            )
+        });
+        Session {
+            telemetry: Some(new_telemetry()),
+            run_span,
+            stdio: Stdio { stdout, stderr },
+            portable,
+            telemetry_file,
+        }
+    }
+
+    /// Runs the guest to its end, on a thread of its own whose native
+    /// stack holds its whole `--max-stack`, and says how it ended.
+    pub fn execute(
+        &mut self,
+        engine: &Engine,
+        guest: &Guest,
+        spec: &Spec<'_>,
+    ) -> Result<(RunFacts, Outcome), Failure> {
+        std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("wasm-otel-guest".into())
+                .stack_size(spec.limits.thread_stack())
+                .spawn_scoped(scope, || self.execute_here(engine, guest, spec, &|| {}))
+                .expect("the OS can start a thread")
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+    }
+
+    /// Runs the guest on this thread, whose stack must hold the guest's
+    /// (see [`Limits::thread_stack`]); `ready` is called once the guest
+    /// is instantiated, and the guest starts when it returns.
+    pub fn execute_here(
+        &mut self,
+        engine: &Engine,
+        guest: &Guest,
+        spec: &Spec<'_>,
+        ready: &dyn Fn(),
+    ) -> Result<(RunFacts, Outcome), Failure> {
+        let telemetry = self.telemetry.take().expect("a session runs once");
+        let mut facts = match guest {
+            Guest::Component { component, .. } => {
+                run_component(engine, component, spec, &self.stdio, telemetry, ready)
+            }
+            Guest::Module(module) => run_module(engine, module, spec, &self.stdio, ready),
+        }?;
+        self.settle(&mut facts);
+        let outcome = Outcome::classify(facts.ended.clone(), &facts, spec.limits);
+        Ok((facts, outcome))
+    }
+
+    /// Ends the guest's streams and adds what they carried to `facts`.
+    fn settle(&self, facts: &mut RunFacts) {
+        self.stdio.stdout.finish();
+        self.stdio.stderr.finish();
+        if let Some(portable) = &self.portable {
+            if let Some((path, from)) = &self.telemetry_file
+                && let Err(err) = portable.read_file(path, *from)
+            {
+                crate::say!(
+                    "warning: cannot read --telemetry-file `{}`: {err}",
+                    path.display()
+                );
+            }
+            facts.stats.merge(&portable.stats());
+        }
+        facts.output_dropped =
+            self.stdio.stdout.counts().dropped() + self.stdio.stderr.counts().dropped();
+        let unsent_lines = self.stdio.stdout.logs_over_limit();
+        if unsent_lines > 0 {
+            *facts
+                .stats
+                .dropped
+                .entry("output_logs_over_limit")
+                .or_default() += unsent_lines;
+        }
+    }
 }
 
 /// Whether the guest imports any `wasi:otel` interface.
@@ -258,9 +361,22 @@ fn imports_otel(guest: &Guest, engine: &Engine) -> bool {
 }
 
 /// Why a guest never got to run.
-enum Failure {
+pub(crate) enum Failure {
     Instantiate(wasmtime::Error),
     Sandbox(std::io::Error),
+}
+
+impl Failure {
+    /// The error a run of the file at `path` ends with.
+    pub(crate) fn into_run_error(self, path: &Path) -> RunError {
+        match self {
+            Failure::Instantiate(reason) => RunError::Instantiate {
+                path: path.display().to_string(),
+                reason,
+            },
+            Failure::Sandbox(err) => RunError::Sandbox(err),
+        }
+    }
 }
 
 impl From<wasmtime::Error> for Failure {
@@ -296,19 +412,19 @@ struct ModuleState {
 fn run_component(
     engine: &Engine,
     component: &wasmtime::component::Component,
-    config: &RunConfig,
-    argv0: &str,
+    spec: &Spec<'_>,
     stdio: &Stdio,
     telemetry: GuestTelemetry,
+    ready: &dyn Fn(),
 ) -> Result<RunFacts, Failure> {
     let mut linker = ComponentLinker::<ComponentState>::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
     telemetry::add_to_linker(&mut linker, |state| &mut state.telemetry)?;
-    if config.trap_unknown_imports {
+    if spec.trap_unknown_imports {
         linker.define_unknown_imports_as_traps(component)?;
     }
 
-    let wasi = sandbox::wasi_builder(argv0, &config.args, &config.sandbox, stdio)
+    let wasi = sandbox::wasi_builder(spec.argv0, spec.args, spec.sandbox, stdio)
         .map_err(Failure::Sandbox)?
         .build();
     let mut table = ResourceTable::new();
@@ -317,23 +433,24 @@ fn run_component(
         wasi,
         table,
         telemetry,
-        limiter: config.limits.limiter(),
+        limiter: spec.limits.limiter(),
     };
     let mut store = Store::new(engine, state);
-    config
-        .limits
-        .apply(&mut store, |state| &mut state.limiter)?;
+    spec.limits.apply(&mut store, |state| &mut state.limiter)?;
     store.set_hostcall_fuel(HOSTCALL_FUEL);
     // The adapter and start functions run guest code while instantiating:
     // a trap there is the guest's, judged like any other.
-    let ended = match started(Command::instantiate(&mut store, component, &linker))? {
+    let instantiated = started(Command::instantiate(&mut store, component, &linker))?;
+    ready();
+    spec.limits.restart_deadline(&mut store);
+    let ended = match instantiated {
         Ok(command) => command
             .wasi_cli_run()
             .call_run(&mut store)
             .map(|result| if result.is_ok() { 0 } else { 1 }),
         Err(trap) => Err(trap),
     };
-    let fuel_consumed = fuel_consumed(&store, config);
+    let fuel_consumed = fuel_consumed(&store, spec.limits);
     let state = store.data_mut();
     state.telemetry.finish(SystemTime::now());
     Ok(RunFacts {
@@ -350,9 +467,9 @@ fn run_component(
 fn run_module(
     engine: &Engine,
     module: &wasmtime::Module,
-    config: &RunConfig,
-    argv0: &str,
+    spec: &Spec<'_>,
     stdio: &Stdio,
+    ready: &dyn Fn(),
 ) -> Result<RunFacts, Failure> {
     let mut linker = Linker::<ModuleState>::new(engine);
     wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |state| &mut state.wasi)?;
@@ -364,29 +481,30 @@ fn run_module(
         "proc_exit",
         |code: i32| -> wasmtime::Result<()> { Err(wasmtime_wasi::I32Exit(code).into()) },
     )?;
-    if config.trap_unknown_imports {
+    if spec.trap_unknown_imports {
         linker.define_unknown_imports_as_traps(module)?;
     }
 
-    let wasi = sandbox::wasi_builder(argv0, &config.args, &config.sandbox, stdio)
+    let wasi = sandbox::wasi_builder(spec.argv0, spec.args, spec.sandbox, stdio)
         .map_err(Failure::Sandbox)?
         .build_p1();
     let state = ModuleState {
         wasi,
-        limiter: config.limits.limiter(),
+        limiter: spec.limits.limiter(),
     };
     let mut store = Store::new(engine, state);
-    config
-        .limits
-        .apply(&mut store, |state| &mut state.limiter)?;
-    let ended = match started(linker.instantiate(&mut store, module))? {
+    spec.limits.apply(&mut store, |state| &mut state.limiter)?;
+    let instantiated = started(linker.instantiate(&mut store, module))?;
+    ready();
+    spec.limits.restart_deadline(&mut store);
+    let ended = match instantiated {
         Ok(instance) => {
             let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
             start.call(&mut store, ()).map(|()| 0)
         }
         Err(trap) => Err(trap),
     };
-    let fuel_consumed = fuel_consumed(&store, config);
+    let fuel_consumed = fuel_consumed(&store, spec.limits);
     let limiter = &store.data().limiter;
     Ok(RunFacts {
         ended: ended.into(),
@@ -412,8 +530,8 @@ fn started<T>(result: wasmtime::Result<T>) -> Result<wasmtime::Result<T>, Failur
     }
 }
 
-fn fuel_consumed<T>(store: &Store<T>, config: &RunConfig) -> Option<u64> {
-    let budget = config.limits.fuel?;
+fn fuel_consumed<T>(store: &Store<T>, limits: &Limits) -> Option<u64> {
+    let budget = limits.fuel?;
     Some(budget.saturating_sub(store.get_fuel().unwrap_or(0)))
 }
 

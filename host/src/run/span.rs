@@ -4,11 +4,12 @@
 use std::borrow::Cow;
 use std::time::SystemTime;
 
-use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status};
+use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceState};
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 
 use super::outcome::{Ended, Outcome};
+use crate::ids;
 use crate::telemetry::TelemetryStats;
 
 /// What a run measured, beside how it ended.
@@ -45,6 +46,37 @@ pub struct RunSpan {
 }
 
 impl RunSpan {
+    /// A run's span, opened at `started`: a child of `parent` in its
+    /// trace when given, else the root of a new, sampled trace.
+    pub fn open(
+        parent: Option<&SpanContext>,
+        started: SystemTime,
+        module_name: &str,
+        kind: &'static str,
+    ) -> RunSpan {
+        let (trace_id, flags, parent_id, trace_state) = match parent {
+            Some(parent) => (
+                parent.trace_id(),
+                parent.trace_flags(),
+                parent.span_id(),
+                parent.trace_state().clone(),
+            ),
+            None => (
+                ids::new_trace_id(),
+                TraceFlags::SAMPLED,
+                SpanId::INVALID,
+                TraceState::default(),
+            ),
+        };
+        RunSpan {
+            context: SpanContext::new(trace_id, ids::new_span_id(), flags, false, trace_state),
+            parent: parent_id,
+            started,
+            module_name: module_name.to_owned(),
+            kind,
+        }
+    }
+
     /// The finished span, ending at `end`, with the outcome recorded on it.
     pub fn finish(&self, outcome: &Outcome, facts: &RunFacts, end: SystemTime) -> SpanData {
         let mut attributes = vec![
