@@ -10,6 +10,7 @@ pub mod cli;
 pub mod context;
 pub mod export;
 pub mod ids;
+pub mod inspect;
 pub mod limits;
 pub mod load;
 pub mod output;
