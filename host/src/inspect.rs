@@ -1,10 +1,11 @@
 //! `wasm-otel inspect`: what a `.wasm` file is and what running it would
 //! need, told without running it and without compiling its code.
 //!
-//! The file is read with `wasmparser`; its imports are checked against
-//! the very linkers `run` uses (see [`link`] for how that avoids compiling
-//! the guest); the capabilities it would use are read from the names of
-//! its imports; directories it mentions are guessed from its data.
+//! The file is read with `wasmparser` and its code validated; its imports
+//! are checked against the very linkers `run` uses, on stand-ins that have
+//! no code to compile; the capabilities it would use are read from the
+//! names of its imports; directories it mentions are guessed from its
+//! data.
 
 mod link;
 mod needs;
@@ -14,7 +15,7 @@ mod show;
 
 use std::path::{Path, PathBuf};
 
-use wasmtime::Engine;
+use wasmtime::{Engine, Module};
 
 use crate::limits::Limits;
 use crate::load::{self, LoadError};
@@ -140,6 +141,7 @@ pub fn inspect(path: &Path) -> Result<Report, InspectError> {
     Limits::default().configure(&mut config);
     let engine = Engine::new(&config).map_err(InspectError::Engine)?;
 
+    validate_code(&engine, &bytes, is_component, &parsed).map_err(invalid)?;
     let mut report = if is_component {
         component(&engine, &bytes)
     } else {
@@ -152,6 +154,23 @@ pub fn inspect(path: &Path) -> Result<Report, InspectError> {
     report.paths = parsed.paths;
     report.telemetry = telemetry(&report.imports, report.guest_sdk.is_some());
     Ok(report)
+}
+
+/// Validates the code of the file's core modules, which the checks on
+/// stand-ins never see, as Wasmtime would before compiling it.
+fn validate_code(
+    engine: &Engine,
+    bytes: &[u8],
+    is_component: bool,
+    parsed: &parse::Parsed,
+) -> wasmtime::Result<()> {
+    if !is_component {
+        return Module::validate(engine, bytes);
+    }
+    for range in &parsed.nested_modules {
+        Module::validate(engine, &bytes[range.clone()])?;
+    }
+    Ok(())
 }
 
 /// A component: its shape as Wasmtime reads it, checked on the preview-2

@@ -358,6 +358,24 @@ fn a_file_that_is_not_wasm_exits_126() {
 }
 
 #[test]
+fn code_that_does_not_validate_exits_126() {
+    let dir = TempDir::new("inspect-invalid");
+    // The function claims an `i32` it never produces.
+    let body = "(func (export \"_start\") (result i32))";
+    let module = wasm_file(&dir, "module.wasm", &format!("(module {body})"));
+    let component = wasm_file(
+        &dir,
+        "component.wasm",
+        &format!("(component (core module {body}))"),
+    );
+    for path in [module, component] {
+        let ran = inspect(&path);
+        assert_eq!(ran.code, Some(126), "{ran:?}");
+        assert!(ran.stderr.contains("type mismatch"), "{ran:?}");
+    }
+}
+
+#[test]
 fn a_missing_file_exits_127() {
     let ran = inspect(Path::new("no/such/guest.wasm"));
     assert_eq!(ran.code, Some(127), "{ran:?}");

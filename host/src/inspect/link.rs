@@ -149,7 +149,8 @@ fn functions(engine: &Engine, item: &ComponentItem) -> Vec<String> {
 /// Wasmtime stops at the first import it cannot satisfy. Each one it
 /// names is recorded, then stood in for with functions that trap (and,
 /// if that is not enough, with resources of its own), and the check is
-/// repeated, so that every missing import is named.
+/// repeated, so that every missing import is named. An import that even
+/// stand-ins do not satisfy ends the check, leaving later ones unchecked.
 fn unknown_imports(
     engine: &Engine,
     component: &Component,
@@ -161,13 +162,7 @@ fn unknown_imports(
     let mut tries: HashMap<String, u8> = HashMap::new();
     let mut unknown = Vec::new();
     while let Err(err) = linker.instantiate_pre(component) {
-        let said = err.to_string();
-        let named = shape
-            .imports
-            .iter()
-            .map(|(name, _)| name)
-            .find(|name| said.contains(&format!("`{name}`")));
-        let (Some(name), Some(item)) = (named, named.and_then(|n| ty.get_import(engine, n))) else {
+        let Some((name, item)) = culprit(engine, &ty, shape, &err) else {
             unknown.push(Unknown {
                 name: "(unnamed)".to_owned(),
                 reason: format!("{err:#}"),
@@ -177,18 +172,32 @@ fn unknown_imports(
         let tried = tries.entry(name.clone()).or_default();
         *tried += 1;
         if *tried == 1 {
-            unknown.push(Unknown {
-                name: name.clone(),
-                reason: cause(&err),
-            });
-        }
-        if *tried > 2 {
+            let reason = cause(&err);
+            let name = name.clone();
+            unknown.push(Unknown { name, reason });
+        } else if *tried > 2 {
             break;
         }
         let resources = *tried == 2;
-        stand_in(engine, &mut linker.root(), name, &item.ty, resources)?;
+        stand_in(engine, &mut linker.root(), &name, &item, resources)?;
     }
     Ok(unknown)
+}
+
+/// The import Wasmtime's error names, with its type.
+fn culprit(
+    engine: &Engine,
+    ty: &wasmtime::component::types::Component,
+    shape: &ComponentShape,
+    err: &wasmtime::Error,
+) -> Option<(String, ComponentItem)> {
+    let said = err.to_string();
+    let (name, _) = shape
+        .imports
+        .iter()
+        .find(|(name, _)| said.contains(&format!("`{name}`")))?;
+    let item = ty.get_import(engine, name)?.ty;
+    Some((name.clone(), item))
 }
 
 /// What Wasmtime says beyond naming the import.

@@ -64,7 +64,10 @@ pub fn capabilities(imports: &[Group]) -> Vec<Capability> {
     RULES
         .iter()
         .filter_map(|rule| {
-            let found: Vec<String> = imports.iter().flat_map(|g| reaches(rule, g)).collect();
+            let found: Vec<String> = imports
+                .iter()
+                .flat_map(|group| reaches(rule, group))
+                .collect();
             (!found.is_empty()).then_some(Capability {
                 name: rule.name,
                 grant: rule.grant,

@@ -2,6 +2,8 @@
 //! component is, a core module's imports and exports, the guest SDK's
 //! portable-mode mark, and the absolute paths its data mentions.
 
+use std::ops::Range;
+
 use wasmparser::{Parser, Payload, TypeRef};
 
 use super::paths::Paths;
@@ -24,6 +26,8 @@ pub struct Parsed {
     pub portable: Option<String>,
     /// Directories named by absolute paths in data segments.
     pub paths: Paths,
+    /// Where the core modules nested in a component lie in the file.
+    pub nested_modules: Vec<Range<usize>>,
 }
 
 /// One import of a core module.
@@ -74,6 +78,9 @@ pub fn parse(bytes: &[u8]) -> wasmparser::Result<Parsed> {
             Payload::CustomSection(section) if section.name() == PORTABLE_SECTION => {
                 parsed.portable.get_or_insert_with(|| mark(section.data()));
             }
+            Payload::ModuleSection {
+                unchecked_range, ..
+            } => parsed.nested_modules.push(unchecked_range),
             Payload::DataSection(section) => {
                 for data in section {
                     parsed.paths.scan(data?.data);
@@ -156,5 +163,7 @@ mod tests {
         let parsed = parse(&bytes).unwrap();
         assert!(parsed.imports.is_empty());
         assert_eq!(parsed.paths.list(), ["/srv/app"]);
+        let nested = &bytes[parsed.nested_modules[0].clone()];
+        assert!(Parser::is_core_wasm(nested));
     }
 }

@@ -73,14 +73,11 @@ impl Paths {
 
 /// Top-level directories common enough that a path glued to the text
 /// before it (`config.path/etc/app.conf`) is still recognised.
-const KNOWN_ROOTS: &[&str] = &[
-    "app", "bin", "data", "dev", "etc", "home", "lib", "mnt", "opt", "proc", "root", "run", "srv",
-    "sys", "tmp", "usr", "var",
-];
+const KNOWN_ROOTS: &str = "app bin data dev etc home lib mnt opt proc root run srv sys tmp usr var";
 
-/// Whether `run` starts with `/` and one of [`KNOWN_ROOTS`], then `/`.
+/// Whether `run` is `/`, one of [`KNOWN_ROOTS`], `/` and more.
 fn under_known_root(run: &[u8]) -> bool {
-    KNOWN_ROOTS.iter().any(|root| {
+    KNOWN_ROOTS.split(' ').any(|root| {
         run.len() > root.len() + 1
             && &run[1..=root.len()] == root.as_bytes()
             && run[root.len() + 1] == b'/'
