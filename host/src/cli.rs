@@ -38,6 +38,14 @@ pub enum Command {
     /// imports, or a WASI preview-2 component.
     #[command(after_help = EXIT_CODES_HELP)]
     Run(Box<RunArgs>),
+    /// Tell what a `.wasm` file is and what running it would need, without
+    /// running it.
+    ///
+    /// Its kind, WASI version and telemetry; its imports and exports;
+    /// whether the host provides every import; the capabilities it would
+    /// use, with the flags that grant them; directories its data mentions.
+    #[command(after_help = INSPECT_HELP)]
+    Inspect(InspectArgs),
     /// Compile a `.wasm` file ahead of time into a `.cwasm` file that
     /// `wasm-otel run` starts without compiling. Run only `.cwasm` files
     /// you compiled with this wasm-otel: their code is not checked again.
@@ -88,6 +96,50 @@ pub enum CacheCommand {
     /// Delete every entry of the cache.
     Clean,
 }
+
+/// Flags of `wasm-otel inspect`.
+#[derive(Debug, clap::Args)]
+pub struct InspectArgs {
+    /// Print the report as one JSON object, for scripts (fields below).
+    /// [default: aligned text for people]
+    #[arg(long)]
+    pub json: bool,
+
+    /// The `.wasm` file to inspect.
+    #[arg(value_name = "WASM")]
+    pub wasm: PathBuf,
+}
+
+const INSPECT_HELP: &str = "\
+Fields of --json:
+  file                       the path given
+  kind                       `module` or `component`
+  wasi                       `preview1`, `preview2` or `none`
+  componentized              true when the host makes the module a component
+                             with the preview-1 adapter (it imports WIT)
+  telemetry                  `native` (imports wasi:otel), `portable` (carries
+                             the `wasm-otel-portable` section) or `none`
+  guest_sdk                  that section's text, `wasm-otel-guest <version>`,
+                             or null
+  imports                    [{name, items}]: a core module's import modules
+                             with their functions, or a component's imports
+                             with the functions of each
+  exports                    export names
+  entry                      `_start`, `wasi:cli/run@0.2.x` or null
+  runnable                   every import provided and an entry present
+  unknown_imports            [{name, reason}]: imports the host lacks
+  needs                      [{capability, grant, imports}]: capability is
+                             `files`, `environment`, `network`, `clocks` or
+                             `random`; grant is the flag that gives it
+  mentioned_paths            directories of absolute paths in its data, at
+                             most 12 (a guess)
+  mentioned_paths_truncated  true when more were found
+
+Exit codes:
+  0    the file was inspected, whether or not it could run
+  125  usage error
+  126  the file is not valid wasm
+  127  the file does not exist";
 
 const EXIT_CODES_HELP: &str = "\
 Exit codes:
@@ -753,7 +805,7 @@ mod tests {
             .chain(flags)
             .chain(&["dir/app.wasm"]);
         let Command::Run(args) = Cli::try_parse_from(argv).unwrap().command else {
-            panic!("not a run");
+            panic!("`run` parses as `run`");
         };
         let vars: Vec<(String, String)> = vars
             .iter()
@@ -928,7 +980,7 @@ mod tests {
             "plain",
         ];
         let Command::Run(args) = Cli::try_parse_from(argv).unwrap().command else {
-            panic!("not a run");
+            panic!("`run` parses as `run`");
         };
         let config = args.into_config(&|_| None).unwrap();
         assert_eq!(config.wasm, PathBuf::from("app.wasm"));

@@ -13,6 +13,7 @@ pub mod context;
 pub mod embed;
 pub mod export;
 pub mod ids;
+pub mod inspect;
 pub mod limits;
 pub mod load;
 pub mod output;

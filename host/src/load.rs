@@ -95,6 +95,17 @@ pub enum LoadError {
     },
 }
 
+impl LoadError {
+    /// The process exit code that reports this error: 127 for a missing
+    /// file, 126 for one that cannot be read or is not WebAssembly.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            LoadError::NotFound(_) => crate::run::EXIT_NOT_FOUND,
+            _ => crate::run::EXIT_CANNOT_RUN,
+        }
+    }
+}
+
 /// Reads the file at `path` and compiles it, or takes its compiled code
 /// from `cache` (and keeps it there when it had to be compiled).
 pub fn load(engine: &Engine, path: &Path, cache: Option<&Cache>) -> Result<Loaded, LoadError> {
@@ -129,7 +140,9 @@ pub fn precompile(engine: &Engine, path: &Path) -> Result<Vec<u8>, LoadError> {
     }
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
+/// Reads the file at `path`, telling a missing file from an unreadable
+/// one.
+pub fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
     std::fs::read(path).map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => LoadError::NotFound(path.to_owned()),
         _ => LoadError::Unreadable {
@@ -264,7 +277,7 @@ fn compile(engine: &Engine, path: &Path, bytes: &[u8]) -> Result<Guest, LoadErro
 /// in the custom section `wit-bindgen` writes, which WIT types it means.
 /// A module with other imports but no such section is left to the
 /// preview-1 linker, which names the first import it cannot satisfy.
-fn imports_wit(bytes: &[u8]) -> wasmtime::Result<bool> {
+pub(crate) fn imports_wit(bytes: &[u8]) -> wasmtime::Result<bool> {
     use wasmparser::{Parser, Payload};
 
     let mut foreign_imports = false;
@@ -290,7 +303,7 @@ fn imports_wit(bytes: &[u8]) -> wasmtime::Result<bool> {
 /// Makes a component of a wasip1 command module, with the preview-1
 /// command adapter standing in for WASI preview 1 and the exit-code
 /// adapter for `proc_exit`.
-fn componentize(bytes: &[u8]) -> wasmtime::Result<Vec<u8>> {
+pub(crate) fn componentize(bytes: &[u8]) -> wasmtime::Result<Vec<u8>> {
     let rerouted = exit_code::reroute(bytes)?;
     let exit_adapter = match rerouted {
         Some(_) => Some(exit_code::adapter()?),

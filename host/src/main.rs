@@ -1,11 +1,11 @@
-//! The `wasm-otel` command: parses flags, runs one guest, exits with the
-//! code that says how the run ended.
+//! The `wasm-otel` command: parses flags, then runs one guest and exits
+//! with the code that says how the run ended, or inspects one file.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
-use wasm_otel_host::cli::{CacheCommand, Cli, Command, CompileArgs};
+use wasm_otel_host::cli::{CacheCommand, Cli, Command, CompileArgs, InspectArgs};
 use wasm_otel_host::load::{self, cache};
 use wasm_otel_host::run::{EXIT_USAGE, RunError};
 
@@ -24,6 +24,7 @@ fn main() -> ExitCode {
     };
 
     match cli.command {
+        Command::Inspect(args) => inspect(&args),
         Command::Run(args) => {
             let config = match args.into_config(&|name| std::env::var(name).ok()) {
                 Ok(config) => config,
@@ -97,6 +98,25 @@ fn cache_command(command: CacheCommand) -> ExitCode {
             }
         },
     }
+}
+
+/// Prints what `wasm-otel inspect` found, as text or JSON, on stdout.
+fn inspect(args: &InspectArgs) -> ExitCode {
+    let report = match wasm_otel_host::inspect::inspect(&args.wasm) {
+        Ok(report) => report,
+        Err(err) => {
+            wasm_otel_host::say!("error: {err}");
+            return ExitCode::from(err.exit_code());
+        }
+    };
+    let text = if args.json {
+        format!("{:#}\n", report.json())
+    } else {
+        report.text()
+    };
+    // A closed pipe (`| head`) is no failure of the inspection.
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    ExitCode::SUCCESS
 }
 
 /// The host's own diagnostics go to stderr through `tracing`, never into

@@ -82,8 +82,8 @@ impl RunError {
     /// The process exit code that reports this error.
     pub fn exit_code(&self) -> u8 {
         match self {
-            RunError::Load(LoadError::NotFound(_)) => EXIT_NOT_FOUND,
-            RunError::Load(_) | RunError::Instantiate { .. } => EXIT_CANNOT_RUN,
+            RunError::Load(err) => err.exit_code(),
+            RunError::Instantiate { .. } => EXIT_CANNOT_RUN,
             RunError::Engine(_)
             | RunError::Sandbox(_)
             | RunError::Export(_)
@@ -386,7 +386,7 @@ impl From<wasmtime::Error> for Failure {
 }
 
 /// Store data for a component guest.
-struct ComponentState {
+pub(crate) struct ComponentState {
     wasi: WasiCtx,
     table: ResourceTable,
     telemetry: GuestTelemetry,
@@ -403,9 +403,34 @@ impl WasiView for ComponentState {
 }
 
 /// Store data for a plain wasip1 module.
-struct ModuleState {
+pub(crate) struct ModuleState {
     wasi: WasiP1Ctx,
     limiter: GuestLimiter,
+}
+
+/// The linker a component runs with: WASI preview 2 and `wasi:otel`.
+pub(crate) fn component_linker(
+    engine: &Engine,
+) -> wasmtime::Result<ComponentLinker<ComponentState>> {
+    let mut linker = ComponentLinker::<ComponentState>::new(engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    telemetry::add_to_linker(&mut linker, |state| &mut state.telemetry)?;
+    Ok(linker)
+}
+
+/// The linker a plain wasip1 module runs with: WASI preview 1.
+pub(crate) fn module_linker(engine: &Engine) -> wasmtime::Result<Linker<ModuleState>> {
+    let mut linker = Linker::<ModuleState>::new(engine);
+    wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |state| &mut state.wasi)?;
+    // WASI's own `proc_exit` refuses codes of 126 and above; a guest's
+    // code is its own to choose, and wraps past 255 as in a shell.
+    linker.allow_shadowing(true);
+    linker.func_wrap(
+        "wasi_snapshot_preview1",
+        "proc_exit",
+        |code: i32| -> wasmtime::Result<()> { Err(wasmtime_wasi::I32Exit(code).into()) },
+    )?;
+    Ok(linker)
 }
 
 /// Runs a component's `wasi:cli/run`.
@@ -417,9 +442,7 @@ fn run_component(
     telemetry: GuestTelemetry,
     ready: &dyn Fn(),
 ) -> Result<RunFacts, Failure> {
-    let mut linker = ComponentLinker::<ComponentState>::new(engine);
-    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-    telemetry::add_to_linker(&mut linker, |state| &mut state.telemetry)?;
+    let mut linker = component_linker(engine)?;
     if spec.trap_unknown_imports {
         linker.define_unknown_imports_as_traps(component)?;
     }
@@ -471,16 +494,7 @@ fn run_module(
     stdio: &Stdio,
     ready: &dyn Fn(),
 ) -> Result<RunFacts, Failure> {
-    let mut linker = Linker::<ModuleState>::new(engine);
-    wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |state| &mut state.wasi)?;
-    // WASI's own `proc_exit` refuses codes of 126 and above; a guest's
-    // code is its own to choose, and wraps past 255 as in a shell.
-    linker.allow_shadowing(true);
-    linker.func_wrap(
-        "wasi_snapshot_preview1",
-        "proc_exit",
-        |code: i32| -> wasmtime::Result<()> { Err(wasmtime_wasi::I32Exit(code).into()) },
-    )?;
+    let mut linker = module_linker(engine)?;
     if spec.trap_unknown_imports {
         linker.define_unknown_imports_as_traps(module)?;
     }
