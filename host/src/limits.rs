@@ -88,22 +88,25 @@ impl Limits {
         limiter: fn(&mut T) -> &mut GuestLimiter,
     ) -> wasmtime::Result<()> {
         store.limiter(move |data| limiter(data) as &mut dyn ResourceLimiter);
-        if let Some(fuel) = self.fuel {
-            store.set_fuel(fuel)?;
+        match self.fuel {
+            Some(fuel) => store.set_fuel(fuel)?,
+            // On an engine that meters fuel for other runs' sake, this run
+            // gets all there is; on one that does not, there is nothing to
+            // set.
+            None => {
+                let _ = store.set_fuel(u64::MAX);
+            }
         }
-        if let Some(timeout) = self.timeout {
-            store.set_epoch_deadline(deadline_ticks(timeout));
-            store.epoch_deadline_trap();
-        }
+        self.restart_deadline(store);
+        store.epoch_deadline_trap();
         Ok(())
     }
 
     /// Starts the wall-time deadline again from now: for a guest that
     /// waited between its instantiation and its start.
     pub fn restart_deadline<T>(&self, store: &mut Store<T>) {
-        if let Some(timeout) = self.timeout {
-            store.set_epoch_deadline(deadline_ticks(timeout));
-        }
+        let ticks = self.timeout.map_or(NO_DEADLINE, deadline_ticks);
+        store.set_epoch_deadline(ticks);
     }
 
     /// The memory limiter for one store.
@@ -119,8 +122,15 @@ impl Limits {
 /// Epoch ticks in `timeout`, rounded up, and at least one.
 fn deadline_ticks(timeout: Duration) -> u64 {
     let ticks = timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos());
-    u64::try_from(ticks).unwrap_or(u64::MAX).max(1)
+    u64::try_from(ticks)
+        .unwrap_or(NO_DEADLINE)
+        .clamp(1, NO_DEADLINE)
 }
+
+/// Epoch ticks that never pass: the deadline of a store without a
+/// timeout on an engine with epoch checks. Wasmtime adds it to the
+/// current epoch, so it leaves room for that.
+const NO_DEADLINE: u64 = u64::MAX / 2;
 
 /// Caps each memory and table of a store, and remembers how much memory
 /// the guest held and whether a growth was refused.
