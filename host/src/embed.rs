@@ -11,21 +11,18 @@
 //! ```no_run
 //! use wasm_otel_host::embed::{Host, HostConfig, Job};
 //!
-//! let host = Host::new(HostConfig::default())?;
-//! let hello = host.load("hello.wasm".as_ref())?;
-//! std::thread::scope(|scope| {
-//!     for name in ["Ada", "Grace", "Edsger"] {
-//!         let (host, hello) = (&host, &hello);
-//!         scope.spawn(move || {
-//!             let job = Job::new([name]);
-//!             let finished = host.run(hello, &job).expect("runs");
-//!             print!("{}", String::from_utf8_lossy(&finished.stdout));
-//!         });
-//!     }
-//! });
-//! let report = host.shutdown();
+//! let host = Host::new(HostConfig { pooling: Some(100), ..HostConfig::default() })?;
+//! let hello = host.load("hello.wasm".as_ref())?;          // compiled once
+//! let finished = host.run(&hello, &Job::new(["Ada"]))?;   // per request
+//! print!("{}", String::from_utf8_lossy(&finished.stdout));
+//! let instance = host.instantiate(&hello, Job::new(["Grace"]))?; // ahead of a request
+//! let finished = instance.run()?;
+//! let report = host.shutdown();                           // flushes the pipeline
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! The README shows the same; `examples/many.rs` runs one guest many
+//! times at once from threads.
 //!
 //! Unlike the `wasm-otel` binary, a host never ends its process: a guest
 //! blocked inside a host call (a long sleep) past its timeout keeps its
