@@ -130,8 +130,10 @@ pub fn run(bench: &Bench) -> Result<Section> {
     if !rate_met {
         why.push(format!(
             "The rate is bounded by the guest itself: making one span \
-             costs it {guest_ns:.0} ns (median, section 1 explains why), \
-             so it cannot emit more than {} spans/s \
+             costs it {guest_ns:.0} ns in these runs, with the export \
+             running (median; section 1 has the cost with and without \
+             export, and why it exceeds the native one), so it cannot \
+             emit more than {} spans/s \
              however fast the export is; the run's start (loading the \
              module) and the final flush come on top.",
             count(guest_ceiling as u64)
