@@ -323,8 +323,37 @@ fn a_collector_that_comes_up_late_receives_everything() {
 }
 
 #[test]
-fn a_full_queue_drops_and_counts() {
+fn a_small_queue_loses_nothing_while_the_exporter_keeps_up() {
+    // The guest waits for room rather than lose spans to an exporter that
+    // is merely behind.
     let receiver = Receiver::start();
+    let ran = run(host()
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
+        .env("OTEL_BSP_MAX_QUEUE_SIZE", "10")
+        .env("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "10")
+        .args(["run", "--no-output-logs"])
+        .arg(component("bad-telemetry"))
+        .args(["storm", "5000"]));
+    assert_eq!(ran.code, Some(0), "{ran:?}");
+    assert_eq!(
+        summary(&ran),
+        "telemetry: exported 5003 spans, 2 metric points"
+    );
+    assert_eq!(receiver.spans().len(), 5003);
+}
+
+/// A receiver that answers after half a second: the exporter is stuck
+/// while it waits, and a small queue fills.
+fn slow_receiver() -> Receiver {
+    Receiver::with(|_, _| Reply {
+        delay: Duration::from_millis(500),
+        ..Reply::ok()
+    })
+}
+
+#[test]
+fn a_full_queue_drops_and_counts() {
+    let receiver = slow_receiver();
     let mut command = host();
     let ran = run(command
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
@@ -458,7 +487,7 @@ fn shutdown_is_bounded_by_the_export_timeout_however_much_is_queued() {
 
 #[test]
 fn a_guest_that_fills_the_queue_cannot_push_out_the_runs_own_telemetry() {
-    let receiver = Receiver::start();
+    let receiver = slow_receiver();
     let ran = run(host()
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
         .env("OTEL_BSP_MAX_QUEUE_SIZE", "100")

@@ -12,6 +12,7 @@
 //! are converted from the SDK's `SpanData` by its transform code.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -43,7 +44,8 @@ const UNBOUNDED_ATTEMPTS: u32 = 10;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Batching {
     /// Items waiting for the worker (`OTEL_BSP_MAX_QUEUE_SIZE`, default
-    /// 8192); past it, new items are dropped and counted (`queue_full`).
+    /// 8192); when it is full, a new item waits up to 100 ms for room,
+    /// then is dropped and counted (`queue_full`).
     pub queue: usize,
     /// How long an item may wait for its batch to fill
     /// (`OTEL_BSP_SCHEDULE_DELAY`, default 5000 ms).
@@ -213,7 +215,17 @@ pub struct OtlpExporter {
     export_timeout: Option<Duration>,
     worker: Mutex<Option<JoinHandle<()>>>,
     report: Arc<Mutex<ExportReport>>,
+    /// Set when an item waited [`FULL_QUEUE_WAIT`] for room in vain: later
+    /// items are dropped at once until one finds room again.
+    saturated: AtomicBool,
 }
+
+/// How long the guest's thread waits for room when the queue is full
+/// before the item is dropped (`queue_full`). A worker that is merely
+/// behind (a busy machine) frees room within milliseconds, and nothing is
+/// lost; one stuck on a dead collector makes one item wait this long, and
+/// the items after it are dropped at once until the queue drains.
+const FULL_QUEUE_WAIT: Duration = Duration::from_millis(100);
 
 impl OtlpExporter {
     /// Starts the worker, delivering to `destination` with `resource` as
@@ -270,6 +282,7 @@ impl OtlpExporter {
             export_timeout,
             worker: Mutex::new(Some(worker)),
             report,
+            saturated: AtomicBool::new(false),
         })
     }
 
@@ -308,11 +321,30 @@ impl OtlpExporter {
             lock(&self.report).add_dropped(signal, "no_endpoint", count);
             return;
         }
-        let queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        let reason = match queue.as_ref().map(|queue| queue.try_send(item)) {
-            Some(Ok(())) => return,
-            Some(Err(TrySendError::Full(_))) => "queue_full",
-            Some(Err(TrySendError::Disconnected(_))) | None => "after_shutdown",
+        let mut item = item;
+        let waiting_since = Instant::now();
+        let reason = loop {
+            let sent = lock(&self.queue).as_ref().map(|queue| queue.try_send(item));
+            match sent {
+                Some(Ok(())) => {
+                    self.saturated.store(false, Ordering::Relaxed);
+                    return;
+                }
+                Some(Err(TrySendError::Full(back)))
+                    if !self.saturated.load(Ordering::Relaxed)
+                        && waiting_since.elapsed() < FULL_QUEUE_WAIT =>
+                {
+                    // Room comes back a batch at a time as the worker
+                    // takes from the queue.
+                    item = back;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Some(Err(TrySendError::Full(_))) => {
+                    self.saturated.store(true, Ordering::Relaxed);
+                    break "queue_full";
+                }
+                Some(Err(TrySendError::Disconnected(_))) | None => break "after_shutdown",
+            }
         };
         lock(&self.report).add_dropped(signal, reason, count);
     }
