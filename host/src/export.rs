@@ -26,7 +26,7 @@ pub struct Pipeline {
 }
 
 enum Sink {
-    Otlp(otlp::OtlpExporter),
+    Otlp(Box<otlp::OtlpExporter>),
     Console(ConsoleTree),
     None,
 }
@@ -54,7 +54,10 @@ impl Pipeline {
             ExportConfig::Otlp {
                 endpoints,
                 batching,
-            } => Sink::Otlp(start(Destination::Http(endpoints.clone()), batching)?),
+            } => Sink::Otlp(Box::new(start(
+                Destination::Http(endpoints.clone()),
+                batching,
+            )?)),
             ExportConfig::File { path, batching } => {
                 let exporter = start(Destination::File(path.clone()), batching).map_err(|err| {
                     std::io::Error::other(format!(
@@ -62,7 +65,7 @@ impl Pipeline {
                         path.display()
                     ))
                 })?;
-                Sink::Otlp(exporter)
+                Sink::Otlp(Box::new(exporter))
             }
             ExportConfig::Console => Sink::Console(ConsoleTree::new(service_name(&resource))),
             ExportConfig::None => Sink::None,
