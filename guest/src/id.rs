@@ -32,19 +32,21 @@ fn random_bytes<const N: usize>() -> [u8; N] {
 
     // All zeros is the invalid id, so draw again in that unlikely case.
     while bytes.iter().all(|&b| b == 0) {
-        if getrandom::fill(&mut bytes).is_err() {
-            fallback_fill(&mut bytes);
-        }
+        fill(&mut bytes);
     }
     bytes
 }
 
-/// Fills `bytes` from a SplitMix64 sequence seeded by the clock. It is used
-/// only when the WASI random source fails: the ids stay unique within the
-/// run, though they are no longer unpredictable.
-fn fallback_fill(bytes: &mut [u8]) {
+/// Fills `bytes` from a SplitMix64 sequence seeded once from the WASI
+/// random source (from the clock should that fail), as SDKs draw ids from
+/// a fast generator seeded once rather than from the system for each id:
+/// an id then costs no call to the host. The sequence visits every 64-bit
+/// value once before repeating, so ids never repeat within a run; being
+/// derived from one seed, they are unpredictable only to those who have
+/// not seen earlier ones, which ids never needed to be.
+fn fill(bytes: &mut [u8]) {
     thread_local! {
-        static STATE: Cell<u64> = Cell::new(clock_seed());
+        static STATE: Cell<u64> = Cell::new(seed());
     }
 
     for chunk in bytes.chunks_mut(8) {
@@ -54,6 +56,16 @@ fn fallback_fill(bytes: &mut [u8]) {
             next
         });
         chunk.copy_from_slice(&mix(next).to_le_bytes()[..chunk.len()]);
+    }
+}
+
+/// The generator's seed: random, or from the clock when the random source
+/// fails.
+fn seed() -> u64 {
+    let mut seed = [0u8; 8];
+    match getrandom::fill(&mut seed) {
+        Ok(()) => u64::from_le_bytes(seed),
+        Err(_) => clock_seed(),
     }
 }
 
@@ -122,17 +134,17 @@ mod tests {
     }
 
     #[test]
-    fn fallback_fill_gives_distinct_nonzero_ids() {
+    fn fill_gives_distinct_nonzero_ids() {
         let mut first = [0u8; 16];
         let mut second = [0u8; 16];
-        fallback_fill(&mut first);
-        fallback_fill(&mut second);
+        fill(&mut first);
+        fill(&mut second);
         assert_ne!(first, [0; 16]);
         assert_ne!(first, second);
 
         // A length that is not a multiple of 8 is filled to the end.
         let mut odd = [0u8; 12];
-        fallback_fill(&mut odd);
+        fill(&mut odd);
         assert_ne!(odd[8..], [0; 4]);
     }
 

@@ -46,8 +46,14 @@ impl Clean<'_> {
     /// keys and repeated keys (the first is kept) are dropped, and past
     /// the cap the rest are. Returns them with how many were dropped.
     pub fn attributes(&mut self, attributes: Vec<wit::types::KeyValue>) -> (Vec<KeyValue>, u32) {
-        let mut kept = Vec::with_capacity(attributes.len().min(self.budget.attributes));
-        let mut keys = HashSet::new();
+        /// Up to this many kept keys, a repeat is looked for by a scan.
+        const SCANNED_KEYS: usize = 16;
+
+        let mut kept: Vec<KeyValue> =
+            Vec::with_capacity(attributes.len().min(self.budget.attributes));
+        // Repeated keys are found by a scan while there are few, and by a
+        // set once there are many.
+        let mut keys: Option<HashSet<String>> = None;
         let mut dropped = 0u32;
         for kv in attributes {
             let reason = if kept.len() >= self.budget.attributes {
@@ -55,9 +61,19 @@ impl Clean<'_> {
             } else {
                 // Empty once cut to the budget is empty too.
                 let key = self.name(kv.key);
+                let new = match &mut keys {
+                    None if kept.len() < SCANNED_KEYS => {
+                        !kept.iter().any(|kept| kept.key.as_str() == key)
+                    }
+                    _ => keys
+                        .get_or_insert_with(|| {
+                            kept.iter().map(|kv| kv.key.as_str().to_owned()).collect()
+                        })
+                        .insert(key.clone()),
+                };
                 if key.is_empty() {
                     "attribute_key_empty"
-                } else if keys.insert(key.clone()) {
+                } else if new {
                     let value = self.value(&kv.value);
                     kept.push(KeyValue::new(key, value));
                     continue;
