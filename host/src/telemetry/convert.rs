@@ -336,6 +336,29 @@ pub fn system_time(time: wit::tracing::Datetime) -> Option<SystemTime> {
 pub fn json_to_value(text: &str) -> Value {
     use serde_json::Value as Json;
 
+    // The common cases, read without building a JSON tree: a string
+    // without escapes, a boolean, a small integer.
+    if let Some(inner) = text.strip_prefix('"').and_then(|t| t.strip_suffix('"'))
+        && !inner.contains(['"', '\\'])
+        && !inner.chars().any(char::is_control)
+    {
+        return Value::String(inner.to_owned().into());
+    }
+    match text {
+        "true" => return Value::Bool(true),
+        "false" => return Value::Bool(false),
+        _ => {}
+    }
+    if text.len() <= 18
+        && let Some(digits) = text.strip_prefix('-').or(Some(text))
+        && !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !(digits.starts_with('0') && (digits.len() > 1 || text.starts_with('-')))
+        && let Ok(i) = text.parse::<i64>()
+    {
+        return Value::I64(i);
+    }
+
     let Ok(json) = serde_json::from_str::<Json>(text) else {
         return Value::String(text.to_owned().into());
     };
@@ -383,6 +406,40 @@ fn array(items: &[serde_json::Value]) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fast_paths_read_values_as_the_json_parser_does() {
+        let slow = |text: &str| match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(serde_json::Value::String(s)) => Value::String(s.into()),
+            Ok(serde_json::Value::Bool(b)) => Value::Bool(b),
+            Ok(serde_json::Value::Number(n)) => number(&n).unwrap(),
+            _ => Value::String(text.to_owned().into()),
+        };
+        for text in [
+            r#""plain""#,
+            r#""""#,
+            r#""é ✓""#,
+            r#""a\"b""#,
+            "\"tab\there\"",
+            "true",
+            "false",
+            "0",
+            "-0",
+            "7",
+            "-7",
+            "007",
+            "-",
+            "123456789012345678",
+            "-123456789012345678",
+            "9223372036854775807",
+            "1.5",
+            "1e3",
+            "tru",
+            "\"open",
+        ] {
+            assert_eq!(json_to_value(text), slow(text), "{text}");
+        }
+    }
 
     #[test]
     fn json_values_keep_their_types() {
