@@ -186,6 +186,15 @@ fn precompiled(
 /// an entry this engine accepts; an entry it refuses is removed.
 fn cached(engine: &Engine, cache: &Cache, sha256: &str) -> Option<Guest> {
     let (kind, path) = cache.find(sha256)?;
+    if !cache.is_private(&path) {
+        tracing::warn!(
+            "not loading compiled code from `{}`: it or its directory is writable \
+             by others, who could have put code there (make the cache writable by \
+             you alone, or pass --no-cache)",
+            path.display()
+        );
+        return None;
+    }
     // SAFETY: the cache holds only what this host compiled and wrote
     // there (see the `cache` module on who may write to it).
     let guest = match kind {

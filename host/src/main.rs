@@ -84,16 +84,24 @@ fn cache_command(command: CacheCommand) -> ExitCode {
             ExitCode::SUCCESS
         }
         CacheCommand::Clean => match cache::clean(&root) {
-            Ok(true) => {
-                wasm_otel_host::say!("removed `{}`", root.display());
+            Ok(0) => {
+                wasm_otel_host::say!("`{}` holds no compiled code", root.display());
                 ExitCode::SUCCESS
             }
-            Ok(false) => {
-                wasm_otel_host::say!("`{}` is already empty", root.display());
+            Ok(removed) => {
+                wasm_otel_host::say!(
+                    "removed {removed} compiled file{} from `{}`",
+                    if removed == 1 { "" } else { "s" },
+                    root.display()
+                );
                 ExitCode::SUCCESS
             }
             Err(err) => {
-                wasm_otel_host::say!("error: cannot remove `{}`: {err}", root.display());
+                wasm_otel_host::say!(
+                    "error: cannot clean the cache `{}`: {err} (delete its \
+                     `wasmtime-*` directories by hand)",
+                    root.display()
+                );
                 ExitCode::from(EXIT_USAGE)
             }
         },

@@ -173,7 +173,58 @@ fn cache_dir_and_clean() {
     assert!(!cache.path().exists());
     let ran = run(cached_host(cache.path()).args(["cache", "clean"]));
     assert_eq!(ran.code, Some(0), "{ran:?}");
-    assert!(ran.stderr.contains("already empty"), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("holds no compiled code"),
+        "{}",
+        ran.stderr
+    );
+}
+
+#[test]
+fn code_others_could_have_written_is_not_loaded() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let cache = TempDir::new("cache-shared");
+    hello(cache.path(), &[]);
+    let entry = files(cache.path()).remove(0);
+    let dir = entry.parent().unwrap();
+    let mode = std::fs::metadata(dir).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "the cache's directories are the user's alone");
+
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let ran = hello(cache.path(), &[]);
+    assert!(!ran.stderr.contains("cache.hit"), "{}", ran.stderr);
+    assert!(ran.stderr.contains("writable by others"), "{}", ran.stderr);
+}
+
+#[test]
+fn clean_deletes_compiled_code_and_nothing_else() {
+    let cache = TempDir::new("cache-clean-others");
+    std::fs::write(cache.path().join("notes.txt"), "keep me").unwrap();
+    hello(cache.path(), &[]);
+    let entry = files(cache.path())
+        .into_iter()
+        .find(|f| f.extension().unwrap() == "cwasm")
+        .unwrap();
+    let engine_dir = entry.parent().unwrap().to_owned();
+    std::fs::write(engine_dir.join("mine.txt"), "and me").unwrap();
+
+    let ran = run(cached_host(cache.path()).args(["cache", "clean"]));
+    assert_eq!(ran.code, Some(0), "{ran:?}");
+    assert!(
+        ran.stderr.contains("removed 1 compiled file"),
+        "{}",
+        ran.stderr
+    );
+    assert!(!entry.exists());
+    assert_eq!(
+        std::fs::read_to_string(cache.path().join("notes.txt")).unwrap(),
+        "keep me"
+    );
+    assert_eq!(
+        std::fs::read_to_string(engine_dir.join("mine.txt")).unwrap(),
+        "and me"
+    );
 }
 
 #[test]

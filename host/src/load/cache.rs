@@ -13,7 +13,8 @@
 //! The root is `WASM_OTEL_CACHE_DIR` when set, else `wasm-otel` in the
 //! user's cache directory (`$XDG_CACHE_HOME` or `~/.cache` on Linux,
 //! `~/Library/Caches` on macOS, `%LOCALAPPDATA%` on Windows). Deleting it
-//! (`wasm-otel cache clean`) is always safe.
+//! (`wasm-otel cache clean` deletes the entries and nothing else) is
+//! always safe.
 //!
 //! Loading compiled code runs it without validation, so the cache must be
 //! writable by no one but the user, like the binary itself.
@@ -99,18 +100,34 @@ impl Cache {
         let path = self.path(sha256, kind);
         match self.write(&path, compiled) {
             Ok(()) => tracing::debug!(path = %path.display(), "cache.stored"),
-            Err(err) => tracing::debug!(path = %path.display(), %err, "cache.write_failed"),
+            Err(err) => tracing::warn!(
+                "cannot keep compiled code in the cache `{}`: {err}; every run \
+                 compiles again (fix the directory, move the cache with {CACHE_DIR_VAR}, \
+                 or pass --no-cache)",
+                self.dir.display()
+            ),
         }
     }
 
     fn write(&self, path: &Path, compiled: &[u8]) -> std::io::Result<()> {
-        std::fs::create_dir_all(&self.dir)?;
+        // Private to the user, whatever the umask: see `is_private`.
+        let mut dirs = std::fs::DirBuilder::new();
+        dirs.recursive(true);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+            dirs.mode(0o700);
+            options.mode(0o600);
+        }
+        dirs.create(&self.dir)?;
         let temp = self.dir.join(format!(
             ".{}.{}.tmp",
             path.file_name().unwrap_or_default().to_string_lossy(),
             std::process::id()
         ));
-        let mut file = std::fs::File::create(&temp)?;
+        let mut file = options.open(&temp)?;
         let written = file
             .write_all(compiled)
             .and_then(|()| file.sync_all())
@@ -119,6 +136,23 @@ impl Cache {
             let _ = std::fs::remove_file(&temp);
         }
         written
+    }
+
+    /// Whether `path` (an entry) and its directory are writable by the
+    /// user alone: code others could have written there is not loaded.
+    pub fn is_private(&self, path: &Path) -> bool {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let private =
+                |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.permissions().mode() & 0o022 == 0);
+            private(path) && private(&self.dir)
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = path;
+            true
+        }
     }
 
     /// Drops an entry that could not be loaded.
@@ -132,11 +166,37 @@ pub fn wasmtime_version() -> &'static str {
     env!("WASM_OTEL_WASMTIME_VERSION")
 }
 
-/// Deletes the whole cache under `root`; true when there was one.
-pub fn clean(root: &Path) -> std::io::Result<bool> {
-    match std::fs::remove_dir_all(root) {
-        Ok(()) => Ok(true),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(false),
-        Err(err) => Err(err),
+/// Deletes every entry of the cache under `root`: the `.cwasm` files (and
+/// temporary files) in its `wasmtime-*` directories, then those
+/// directories and `root` itself once empty. Nothing else there is
+/// touched, so a root pointed at a directory of other files loses none of
+/// them. Returns how many files were deleted.
+pub fn clean(root: &Path) -> std::io::Result<u64> {
+    let entries = match std::fs::read_dir(root) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(err) => return Err(err),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let dir = entry?.path();
+        let ours = dir
+            .file_name()
+            .is_some_and(|name| name.to_string_lossy().starts_with("wasmtime-"));
+        if !ours || !dir.is_dir() {
+            continue;
+        }
+        for file in std::fs::read_dir(&dir)? {
+            let file = file?.path();
+            let name = file.file_name().unwrap_or_default().to_string_lossy();
+            if file.is_file() && (name.ends_with(".cwasm") || name.ends_with(".tmp")) {
+                std::fs::remove_file(&file)?;
+                removed += 1;
+            }
+        }
+        // Left in place when something else is in it.
+        let _ = std::fs::remove_dir(&dir);
     }
+    let _ = std::fs::remove_dir(root);
+    Ok(removed)
 }
