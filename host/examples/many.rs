@@ -79,7 +79,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let report = host.shutdown();
     println!("{ok} of {count} runs exited 0 in {elapsed:.2?}");
-    println!("telemetry: {report:?}");
+    let exported: u64 = report.exported.values().sum();
+    let lost: u64 = report.dropped.values().sum();
+    println!("telemetry: {exported} items exported, {lost} lost");
     Ok(())
 }
 

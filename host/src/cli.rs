@@ -466,6 +466,13 @@ pub enum ConfigError {
         /// What is wrong, and what to do.
         reason: String,
     },
+    /// A `--telemetry-file` that is there but is not a file.
+    #[error(
+        "`--telemetry-file {}` is not a regular file (give the file the guest \
+         appends OTLP JSON Lines to, or a path where it will create one)",
+        .0.display()
+    )]
+    TelemetryFileNotAFile(PathBuf),
     /// A `--env` value that cannot be passed.
     #[error("`--env {value}`: {reason}")]
     BadEnv {
@@ -603,7 +610,13 @@ impl RunArgs {
             parent,
             resource_attributes,
             output_logs,
-            telemetry_file: self.telemetry_file,
+            telemetry_file: match self.telemetry_file {
+                // A FIFO or a device would block or never end the read.
+                Some(path) if path.exists() && !path.is_file() => {
+                    return Err(ConfigError::TelemetryFileNotAFile(path));
+                }
+                other => other,
+            },
             budget: self.budget.into_budget(),
             warnings,
         })

@@ -166,6 +166,12 @@ pub struct Finished {
 impl Host {
     /// Builds the engine, the pipeline and the cache `config` asks for.
     pub fn new(config: HostConfig) -> Result<Host, RunError> {
+        if config.pooling == Some(0) {
+            return Err(RunError::Unsupported(
+                "a pool of 0 instances runs nothing (set HostConfig::pooling \
+                 to at least 1, or to None)",
+            ));
+        }
         let mut engine_config = wasmtime::Config::new();
         let limits = Limits {
             fuel: config.fuel.then_some(u64::MAX),

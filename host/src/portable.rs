@@ -28,12 +28,42 @@ use opentelemetry_proto::tonic::trace::v1::TracesData;
 use crate::telemetry::bindings::wasi::otel as wit;
 use crate::telemetry::{GuestTelemetry, TelemetryStats};
 
-/// How a line of OTLP JSON starts, one per signal.
-const PREFIXES: [&[u8]; 3] = [
-    b"{\"resourceSpans\"",
-    b"{\"resourceLogs\"",
-    b"{\"resourceMetrics\"",
+/// The first key of a line of OTLP JSON, one per signal, after its `{`
+/// and any whitespace JSON allows.
+const KEYS: [&[u8]; 3] = [
+    b"\"resourceSpans\"",
+    b"\"resourceLogs\"",
+    b"\"resourceMetrics\"",
 ];
+
+/// What the start of a line says it is.
+#[derive(Debug, PartialEq, Eq)]
+enum Start {
+    /// OTLP JSON of the signal `KEYS[n]` names.
+    Signal(usize),
+    /// Ordinary output.
+    Output,
+    /// Not known until more of the line comes.
+    Unknown,
+}
+
+fn start(bytes: &[u8]) -> Start {
+    let rest = bytes.trim_ascii_start();
+    if rest.is_empty() {
+        return Start::Unknown;
+    }
+    let Some(rest) = rest.strip_prefix(b"{") else {
+        return Start::Output;
+    };
+    let rest = rest.trim_ascii_start();
+    if let Some(signal) = KEYS.iter().position(|key| rest.starts_with(key)) {
+        return Start::Signal(signal);
+    }
+    match KEYS.iter().any(|key| key.starts_with(rest)) {
+        true => Start::Unknown,
+        false => Start::Output,
+    }
+}
 
 /// The longest line held to be decoded; a longer one passes through as
 /// output.
@@ -162,10 +192,19 @@ impl Portable {
 
     /// Decodes the lines appended to `path` past its first `from` bytes.
     /// A line that is not OTLP JSON is counted (`portable_line_invalid`).
-    pub fn read_file(&self, path: &Path, from: u64) -> io::Result<()> {
+    pub fn read_file(&self, path: &Path, from: FileMark) -> io::Result<()> {
         use std::io::{Seek, SeekFrom};
 
         let mut file = std::fs::File::open(path)?;
+        let metadata = file.metadata()?;
+        if !metadata.is_file() {
+            return Err(io::Error::other("it is not a regular file"));
+        }
+        // A file the guest made anew, or cut short, is read from its start.
+        let from = match from.is_same_file(&metadata) && metadata.len() >= from.len {
+            true => from.len,
+            false => 0,
+        };
         file.seek(SeekFrom::Start(from))?;
         let mut reader = io::BufReader::new(file);
         let mut line = Vec::new();
@@ -194,25 +233,13 @@ impl Portable {
     /// OTLP JSON of any signal.
     fn take_line(&self, line: &[u8]) -> bool {
         let line = line.trim_ascii();
-        if line.starts_with(PREFIXES[0]) {
-            match serde_json::from_slice::<TracesData>(line) {
-                Ok(data) => self.traces(data),
-                Err(_) => return false,
-            }
-        } else if line.starts_with(PREFIXES[1]) {
-            match serde_json::from_slice::<LogsData>(line) {
-                Ok(data) => self.logs(data),
-                Err(_) => return false,
-            }
-        } else if line.starts_with(PREFIXES[2]) {
-            match serde_json::from_slice::<MetricsData>(line) {
-                Ok(data) => self.metrics(data),
-                Err(_) => return false,
-            }
-        } else {
-            return false;
+        match start(line) {
+            Start::Signal(0) => decode(line).map(|data| self.traces(data)),
+            Start::Signal(1) => decode(line).map(|data| self.logs(data)),
+            Start::Signal(_) => decode(line).map(|data| self.metrics(data)),
+            Start::Output | Start::Unknown => None,
         }
-        true
+        .is_some()
     }
 
     /// The run's trace id, for a record of the guest's trace `trace_id`.
@@ -294,17 +321,96 @@ impl Portable {
     }
 }
 
+/// Where a telemetry file ended before the run, and which file it was.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FileMark {
+    len: u64,
+    /// Device and inode, where the platform has them.
+    id: Option<(u64, u64)>,
+}
+
+impl FileMark {
+    /// The mark of the file at `path` now; zero when there is none.
+    pub fn of(path: &Path) -> FileMark {
+        match std::fs::metadata(path) {
+            Ok(metadata) => FileMark {
+                len: metadata.len(),
+                id: file_id(&metadata),
+            },
+            Err(_) => FileMark::default(),
+        }
+    }
+
+    fn is_same_file(&self, metadata: &std::fs::Metadata) -> bool {
+        self.id.is_some() && self.id == file_id(metadata)
+    }
+}
+
+#[cfg(unix)]
+fn file_id(metadata: &std::fs::Metadata) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    Some((metadata.dev(), metadata.ino()))
+}
+
+#[cfg(not(unix))]
+fn file_id(_: &std::fs::Metadata) -> Option<(u64, u64)> {
+    None
+}
+
 /// What a line that starts with `held` is: OTLP to hold, ordinary output
 /// to pass, or not known yet.
 fn decide(held: &[u8]) -> Mode {
     let held = held.strip_suffix(b"\n").unwrap_or(held);
-    if PREFIXES.iter().any(|p| held.starts_with(p)) {
-        Mode::Holding
-    } else if PREFIXES.iter().any(|p| p.starts_with(held)) {
-        Mode::Deciding
-    } else {
-        Mode::Passing
+    match start(held) {
+        Start::Signal(_) => Mode::Holding,
+        Start::Unknown => Mode::Deciding,
+        Start::Output => Mode::Passing,
     }
+}
+
+/// Decodes one line of OTLP JSON. A line whose only fault is an id that
+/// is not hex is decoded with such ids replaced by `00` (hex, but of no
+/// id's length), so that each record carrying one is dropped or repaired
+/// and counted, as a native guest's would be, and the line's other
+/// records are kept.
+fn decode<T: serde::de::DeserializeOwned>(line: &[u8]) -> Option<T> {
+    if let Ok(data) = serde_json::from_slice(line) {
+        return Some(data);
+    }
+    let mut json: serde_json::Value = serde_json::from_slice(line).ok()?;
+    if !repair_ids(&mut json) {
+        return None;
+    }
+    serde_json::from_value(json).ok()
+}
+
+/// Replaces every id in `json` that is not hex; true when one was.
+fn repair_ids(json: &mut serde_json::Value) -> bool {
+    use serde_json::Value as Json;
+
+    const IDS: [&str; 3] = ["traceId", "spanId", "parentSpanId"];
+    let is_hex = |s: &str| s.len().is_multiple_of(2) && s.bytes().all(|b| b.is_ascii_hexdigit());
+    let mut repaired = false;
+    match json {
+        Json::Object(members) => {
+            for (key, value) in members.iter_mut() {
+                match value {
+                    Json::String(id) if IDS.contains(&key.as_str()) && !is_hex(id) => {
+                        *id = "00".to_owned();
+                        repaired = true;
+                    }
+                    other => repaired |= repair_ids(other),
+                }
+            }
+        }
+        Json::Array(items) => {
+            for item in items {
+                repaired |= repair_ids(item);
+            }
+        }
+        _ => {}
+    }
+    repaired
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use crate::export::{ExportReport, Pipeline};
 use crate::limits::{EpochTicker, GuestLimiter, HOSTCALL_FUEL, Limits, RESOURCE_TABLE_CAPACITY};
 use crate::load::{self, Guest, LoadError};
 use crate::output::{CappedOutput, LineLogs, Stream};
-use crate::portable::Portable;
+use crate::portable::{FileMark, Portable};
 use crate::resource;
 use crate::sandbox::{self, Policy, Stdio};
 use crate::telemetry::{self, Budget, GuestTelemetry, TelemetryStats};
@@ -219,7 +219,7 @@ pub(crate) struct Session {
     /// The guest's stdout and stderr.
     pub stdio: Stdio,
     portable: Option<Arc<Portable>>,
-    telemetry_file: Option<(PathBuf, u64)>,
+    telemetry_file: Option<(PathBuf, FileMark)>,
     /// What the guest's `wasi:otel` calls go to, until it runs.
     telemetry: Option<GuestTelemetry>,
 }
@@ -265,12 +265,9 @@ impl Session {
         if let (Some(portable), false) = (&portable, native) {
             stderr = stderr.with_portable(portable.clone());
         }
-        let telemetry_file = options.telemetry_file.map(|path| {
-            (
-                path.to_owned(),
-                std::fs::metadata(path).map_or(0, |m| m.len()),
-            )
-        });
+        let telemetry_file = options
+            .telemetry_file
+            .map(|path| (path.to_owned(), FileMark::of(path)));
         Session {
             telemetry: Some(new_telemetry()),
             run_span,
@@ -330,7 +327,9 @@ impl Session {
                 && let Err(err) = portable.read_file(path, *from)
             {
                 crate::say!(
-                    "warning: cannot read --telemetry-file `{}`: {err}",
+                    "warning: cannot read --telemetry-file `{}`: {err}; the guest's \
+                     telemetry there is lost (give the file the guest appends OTLP \
+                     JSON Lines to, in a directory granted with --dir-rw)",
                     path.display()
                 );
             }

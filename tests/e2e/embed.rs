@@ -218,6 +218,15 @@ fn what_a_host_was_not_built_for_is_refused() {
     };
     let err = host.run(&hello, &timeout).unwrap_err();
     assert!(err.to_string().contains("HostConfig::timeouts"), "{err}");
+
+    let empty_pool = Host::new(HostConfig {
+        pooling: Some(0),
+        ..HostConfig::default()
+    });
+    let Err(err) = empty_pool else {
+        panic!("a pool of 0 was accepted");
+    };
+    assert!(err.to_string().contains("at least 1"), "{err}");
 }
 
 #[test]

@@ -369,3 +369,12 @@ fn only_guests_without_wasi_otel_have_such_lines_taken_as_telemetry() {
     assert!(!portable.contains(valid), "{portable}");
     assert!(portable.contains(&format!("{invalid}\n")), "{portable}");
 }
+
+#[test]
+fn a_telemetry_file_that_is_not_a_file_is_a_usage_error() {
+    let ran = run(host()
+        .args(["run", "--telemetry-file", "/dev/zero"])
+        .arg(portable_component("hello")));
+    assert_eq!(ran.code, Some(125), "{ran:?}");
+    assert!(ran.stderr.contains("is not a regular file"), "{ran:?}");
+}

@@ -1,7 +1,7 @@
 //! The stderr filter and the decoding, checked on what the host's file
 //! exporter writes afterwards.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
@@ -206,15 +206,71 @@ fn a_telemetry_file_is_read_past_where_it_ended_before_the_run() {
         "wasm-otel-portable-lines-{}.jsonl",
         std::process::id()
     ));
-    let earlier = traces_line();
-    std::fs::write(&path, format!("{earlier}{}not otlp\n\n", traces_line())).unwrap();
-
-    setup
-        .portable
-        .read_file(&path, earlier.len() as u64)
+    // Lines from before the run, longer than what the guest writes later.
+    let earlier = format!(
+        "{}{}",
+        traces_line(),
+        "not otlp, and before the run\n".repeat(40)
+    );
+    std::fs::write(&path, &earlier).unwrap();
+    let mark = FileMark::of(&path);
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
         .unwrap();
+    use std::io::Write;
+    write!(file, "{}not otlp\n\n", traces_line()).unwrap();
+
+    setup.portable.read_file(&path, mark).unwrap();
     let stats = setup.portable.stats();
-    let _ = std::fs::remove_file(&path);
     assert_eq!(stats.spans, 2);
     assert_eq!(stats.dropped.get("portable_line_invalid"), Some(&1));
+
+    // Made anew by the guest, shorter than before (so even a reused inode
+    // does not hide it): read from its start.
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(&path, traces_line()).unwrap();
+    setup.portable.read_file(&path, mark).unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(setup.portable.stats().spans, 4);
+}
+
+#[test]
+fn a_telemetry_file_that_is_not_a_file_is_refused_not_read() {
+    let setup = Setup::new("not-a-file");
+    let err = setup
+        .portable
+        .read_file(Path::new("/dev/zero"), FileMark::default())
+        .unwrap_err();
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+}
+
+#[test]
+fn otlp_lines_with_whitespace_json_allows_are_taken_too() {
+    let setup = Setup::new("whitespace");
+    let spaced = traces_line().replacen("{\"resourceSpans\"", "  {\n", 0);
+    let spaced = format!("  {{ {}", &spaced[1..]);
+    let relayed = setup.feed(&[spaced.as_bytes(), b"{ \"result\": 1}\n"]);
+    assert_eq!(relayed, b"{ \"result\": 1}\n");
+    assert_eq!(setup.portable.stats().spans, 2);
+}
+
+#[test]
+fn an_id_that_is_not_hex_costs_its_record_not_the_line() {
+    let setup = Setup::new("bad-id");
+    let line = traces_line().replacen("2222222222222222", "not-hex-at-all!!", 1);
+    let logs = logs_line().replace(GUEST_TRACE, "nothex");
+    let relayed = setup.feed(&[line.as_bytes(), logs.as_bytes()]);
+    assert!(relayed.is_empty(), "{}", String::from_utf8_lossy(&relayed));
+
+    let stats = setup.portable.stats();
+    assert_eq!(stats.spans, 1, "{stats:?}");
+    assert_eq!(
+        stats.dropped.get("span_id_malformed"),
+        Some(&1),
+        "{stats:?}"
+    );
+    // The log record is kept: like every record of the guest's, it is
+    // moved into the run's trace.
+    assert_eq!(stats.logs, 1, "{stats:?}");
 }
