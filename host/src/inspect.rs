@@ -131,7 +131,7 @@ pub fn inspect(path: &Path) -> Result<Report, InspectError> {
     };
     let is_component = wasmparser::Parser::is_component(&bytes);
     if !is_component && !wasmparser::Parser::is_core_wasm(&bytes) {
-        let reason = "it does not start with the WebAssembly magic number";
+        let reason = crate::load::not_wasm(&bytes);
         return Err(invalid(wasmtime::format_err!("{reason}")).into());
     }
     let parsed = parse::parse(&bytes).map_err(|err| invalid(err.into()))?;

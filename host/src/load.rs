@@ -265,9 +265,7 @@ fn compile(engine: &Engine, path: &Path, bytes: &[u8]) -> Result<Guest, LoadErro
         });
     }
     if !wasmparser::Parser::is_core_wasm(bytes) {
-        return Err(invalid(wasmtime::format_err!(
-            "it does not start with the WebAssembly magic number"
-        )));
+        return Err(invalid(wasmtime::format_err!("{}", not_wasm(bytes))));
     }
 
     if imports_wit(bytes).map_err(invalid)? {
@@ -280,6 +278,18 @@ fn compile(engine: &Engine, path: &Path, bytes: &[u8]) -> Result<Guest, LoadErro
     }
     let module = Module::new(engine, bytes).map_err(invalid)?;
     Ok(Guest::Module(module))
+}
+
+/// Why `bytes`, which are not WebAssembly, cannot be run: compiled code
+/// that Wasmtime did not recognise is told apart from anything else.
+pub fn not_wasm(bytes: &[u8]) -> &'static str {
+    match bytes.starts_with(b"\x7fELF") {
+        true => {
+            "it looks like compiled code (a .cwasm file) that is damaged or was \
+             not made by `wasm-otel compile`; compile the .wasm file again"
+        }
+        false => "it does not start with the WebAssembly magic number",
+    }
 }
 
 /// Whether a core module imports anything beyond WASI preview 1 and says,

@@ -267,6 +267,14 @@ fn compiled_ahead_of_time_code_runs_where_it_fits() {
         .arg(&fueled));
     assert_eq!(ran.code, Some(152), "{ran:?}");
 
+    // Damaged compiled code is told apart from a file that is not wasm.
+    let damaged = dir.path().join("damaged.cwasm");
+    let bytes = std::fs::read(&out).unwrap();
+    std::fs::write(&damaged, &bytes[..64]).unwrap();
+    let ran = run(host().args(["run", "--exporter", "none"]).arg(&damaged));
+    assert_eq!(ran.code, Some(126), "{ran:?}");
+    assert!(ran.stderr.contains("looks like compiled code"), "{ran:?}");
+
     // A plain preview-1 module compiles to a module, run on that linker.
     let plain = dir.path().join("plain.cwasm");
     let ran = run(host()
