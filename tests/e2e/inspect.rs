@@ -14,6 +14,7 @@ use wasm_otel_tests::{
 const WASIP1: &[(&str, bool)] = &[
     ("bad-telemetry", true),
     ("block", false),
+    ("cpu-bound", false),
     ("env-peek", false),
     ("exit-paths", true),
     ("flood", false),
@@ -26,6 +27,7 @@ const WASIP1: &[(&str, bool)] = &[
     ("otel-api", true),
     ("plain", false),
     ("recurse", false),
+    ("span-bench", true),
     ("spin", false),
     ("traced", true),
 ];
