@@ -1,5 +1,8 @@
 //! The library's many-instance API: one `Host`, one engine, one pipeline,
 //! many guests at once, each in its own box with its own `wasm.run` span.
+//!
+//! The hosts here use no compiled-code cache, so the tests never write to
+//! the user's own.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -23,6 +26,7 @@ fn host_writing_to(file: &Path, pooling: Option<u32>) -> Host {
         service_name: "embed-test".to_owned(),
         fuel: true,
         pooling,
+        cache: false,
         ..HostConfig::default()
     })
     .expect("a host")
@@ -195,6 +199,7 @@ fn a_portable_guest_s_lines_become_telemetry_not_output() {
 fn what_a_host_was_not_built_for_is_refused() {
     let host = Host::new(HostConfig {
         timeouts: false,
+        cache: false,
         ..HostConfig::default()
     })
     .unwrap();
@@ -221,6 +226,7 @@ fn what_a_host_was_not_built_for_is_refused() {
 
     let empty_pool = Host::new(HostConfig {
         pooling: Some(0),
+        cache: false,
         ..HostConfig::default()
     });
     let Err(err) = empty_pool else {
@@ -233,6 +239,7 @@ fn what_a_host_was_not_built_for_is_refused() {
 fn a_full_pool_refuses_another_instance_until_one_ends() {
     let host = Host::new(HostConfig {
         pooling: Some(1),
+        cache: false,
         ..HostConfig::default()
     })
     .unwrap();

@@ -103,10 +103,16 @@ impl Setup {
     fn exported(self) -> Vec<serde_json::Value> {
         self.pipeline.shutdown();
         let text = std::fs::read_to_string(&self.file).unwrap_or_default();
-        let _ = std::fs::remove_file(&self.file);
         text.lines()
             .map(|line| serde_json::from_str(line).unwrap())
             .collect()
+    }
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        self.pipeline.shutdown();
+        let _ = std::fs::remove_file(&self.file);
     }
 }
 
