@@ -285,9 +285,17 @@ fn an_unreachable_collector_ends_within_the_export_timeout_and_keeps_the_exit_co
         .arg("7"));
     let took = started.elapsed();
     assert_eq!(ran.code, Some(7), "{ran:?}");
-    assert_eq!(
-        summary(&ran),
-        "telemetry: exported nothing; lost 1 span (unreachable), 2 metric points (unreachable)"
+    // The metric points, sent last, are found unreachable too, or, when
+    // the span's retries used up the export timeout on a busy machine,
+    // cut off by it: both lose them, and say so.
+    let summary = summary(&ran);
+    assert!(
+        [
+            "telemetry: exported nothing; lost 1 span (unreachable), 2 metric points (unreachable)",
+            "telemetry: exported nothing; lost 1 span (unreachable), 2 metric points (timeout)",
+        ]
+        .contains(&summary),
+        "{summary}"
     );
     assert!(took < Duration::from_secs(5), "{took:?}");
 }
