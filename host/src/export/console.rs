@@ -77,6 +77,8 @@ impl ConsoleTree {
             .ok()
             .map(SpanId::from_bytes);
         let severity = match record.severity_text.as_str() {
+            // No text: the number, or UNSPECIFIED for none.
+            "" if record.severity_number == 0 => "UNSPECIFIED".to_owned(),
             "" => format!("SEVERITY{}", record.severity_number),
             text => text.to_owned(),
         };
