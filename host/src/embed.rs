@@ -40,7 +40,7 @@ use crate::cli::ExportConfig;
 use crate::export::{ExportReport, Pipeline};
 use crate::limits::{self, EpochTicker, Limits};
 use crate::load::{self, Guest, LoadError, cache::Cache};
-use crate::run::{Outcome, RunError, Session, SessionOptions, Spec, metrics};
+use crate::run::{Outcome, Queue, RunError, Session, SessionOptions, Spec};
 use crate::sandbox::Policy;
 use crate::telemetry::{Budget, TelemetryStats};
 
@@ -367,14 +367,7 @@ fn run_here(
         .execute_here(engine, &program.guest, spec, ready)
         .map_err(|failure| failure.into_run_error(Path::new(&program.name)))?;
 
-    let ended = SystemTime::now();
-    pipeline.on_span(session.run_span.finish(&outcome, &facts, ended));
-    pipeline.on_metrics(metrics::run_metrics(
-        pipeline.resource(),
-        started,
-        ended,
-        &facts,
-    ));
+    session.report(pipeline, &outcome, &facts, Queue::Normal);
     Ok(Finished {
         outcome,
         stdout: session.stdio.stdout.take_kept(),

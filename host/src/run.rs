@@ -155,14 +155,7 @@ pub fn run(config: RunConfig) -> Result<Outcome, RunError> {
 
     // The run's own span and metrics skip the queue: they are sent first
     // at shutdown, whatever the guest's telemetry left behind.
-    let ended = SystemTime::now();
-    pipeline.on_last_span(session.run_span.finish(&outcome, &facts, ended));
-    pipeline.on_last_metrics(metrics::run_metrics(
-        pipeline.resource(),
-        started,
-        ended,
-        &facts,
-    ));
+    session.report(&pipeline, &outcome, &facts, Queue::Last);
     let report = pipeline.shutdown();
 
     warn_about_drops(&facts.stats);
@@ -195,6 +188,14 @@ pub(crate) struct Spec<'a> {
     pub budget: &'a Budget,
     /// Whether imports the host lacks become trapping functions.
     pub trap_unknown_imports: bool,
+}
+
+/// How a run's own span and metrics reach the pipeline.
+pub(crate) enum Queue {
+    /// Like any other item.
+    Normal,
+    /// Ahead of everything, at shutdown: for a process's only run.
+    Last,
 }
 
 /// How a [`Session`] is set up.
@@ -316,6 +317,25 @@ impl Session {
         self.settle(&mut facts);
         let outcome = Outcome::classify(facts.ended.clone(), &facts, spec.limits);
         Ok((facts, outcome))
+    }
+
+    /// Sends the run's span, finished with `outcome`, and its metrics to
+    /// `pipeline`: through its queue, or kept for the front of shutdown.
+    pub fn report(&self, pipeline: &Pipeline, outcome: &Outcome, facts: &RunFacts, queue: Queue) {
+        let ended = SystemTime::now();
+        let span = self.run_span.finish(outcome, facts, ended);
+        let started = self.run_span.started;
+        let metrics = metrics::run_metrics(pipeline.resource(), started, ended, facts);
+        match queue {
+            Queue::Normal => {
+                pipeline.on_span(span);
+                pipeline.on_metrics(metrics);
+            }
+            Queue::Last => {
+                pipeline.on_last_span(span);
+                pipeline.on_last_metrics(metrics);
+            }
+        }
     }
 
     /// Ends the guest's streams and adds what they carried to `facts`.

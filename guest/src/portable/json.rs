@@ -509,17 +509,29 @@ fn min_max(w: &mut Writer, min: &Option<m::MetricNumber>, max: &Option<m::Metric
     }
 }
 
+/// The members every histogram point starts with.
+fn point_head(
+    w: &mut Writer,
+    attributes: &[KeyValue],
+    (start, time): (&Datetime, &Datetime),
+    count: u64,
+    sum: &m::MetricNumber,
+) {
+    w.attributes("attributes", attributes);
+    w.time("startTimeUnixNano", start);
+    w.time("timeUnixNano", time);
+    w.u64("count", count);
+    w.f64("sum", as_f64(sum));
+}
+
 fn histogram_point(
     w: &mut Writer,
     start: &Datetime,
     time: &Datetime,
     point: &m::HistogramDataPoint,
 ) {
-    w.attributes("attributes", &point.attributes);
-    w.time("startTimeUnixNano", start);
-    w.time("timeUnixNano", time);
-    w.u64("count", point.count);
-    w.f64("sum", as_f64(&point.sum));
+    let times = (start, time);
+    point_head(w, &point.attributes, times, point.count, &point.sum);
     w.scalars("bucketCounts", &point.bucket_counts, |out, n| {
         write_string(out, &n.to_string());
     });
@@ -534,11 +546,8 @@ fn exponential_point(
     time: &Datetime,
     point: &m::ExponentialHistogramDataPoint,
 ) {
-    w.attributes("attributes", &point.attributes);
-    w.time("startTimeUnixNano", start);
-    w.time("timeUnixNano", time);
-    w.u64("count", point.count);
-    w.f64("sum", as_f64(&point.sum));
+    let times = (start, time);
+    point_head(w, &point.attributes, times, point.count, &point.sum);
     w.number("scale", i64::from(point.scale));
     w.u64("zeroCount", point.zero_count);
     let bucket = |w: &mut Writer, key: &str, bucket: &m::ExponentialBucket| {

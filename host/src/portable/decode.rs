@@ -277,46 +277,67 @@ fn exemplars(exemplars: &[pm::Exemplar], doubles: bool) -> Vec<m::Exemplar> {
         .collect()
 }
 
-fn gauge_data(gauge: &pm::Gauge) -> m::MetricData {
-    let points = &gauge.data_points;
+/// A gauge's or a sum's points, as the parts both kinds of point have.
+struct NumberPoints {
+    /// Whether any point holds a double, making all of them doubles.
+    doubles: bool,
+    /// The first point's start and end times.
+    first: Option<(u64, u64)>,
+    /// Each point's attributes, value and exemplars.
+    parts: Vec<(Vec<wit::types::KeyValue>, m::MetricNumber, Vec<m::Exemplar>)>,
+}
+
+fn number_points(points: &[pm::NumberDataPoint]) -> NumberPoints {
     let doubles = any_double(points);
-    let first = points
-        .first()
-        .map(|p| (p.start_time_unix_nano, p.time_unix_nano));
-    let (start, time) = times(first);
-    let data = m::Gauge {
-        data_points: points
+    NumberPoints {
+        doubles,
+        first: points
+            .first()
+            .map(|p| (p.start_time_unix_nano, p.time_unix_nano)),
+        parts: points
             .iter()
-            .map(|p| m::GaugeDataPoint {
-                attributes: attributes(&p.attributes),
-                value: number(p.value, doubles),
-                exemplars: exemplars(&p.exemplars, doubles),
+            .map(|p| {
+                let value = number(p.value, doubles);
+                let exemplars = exemplars(&p.exemplars, doubles);
+                (attributes(&p.attributes), value, exemplars)
             })
             .collect(),
-        start_time: first.filter(|(s, _)| *s != 0).map(|_| start),
+    }
+}
+
+fn gauge_data(gauge: &pm::Gauge) -> m::MetricData {
+    let points = number_points(&gauge.data_points);
+    let (start, time) = times(points.first);
+    let data = m::Gauge {
+        data_points: points
+            .parts
+            .into_iter()
+            .map(|(attributes, value, exemplars)| m::GaugeDataPoint {
+                attributes,
+                value,
+                exemplars,
+            })
+            .collect(),
+        start_time: points.first.filter(|(s, _)| *s != 0).map(|_| start),
         time,
     };
-    match doubles {
+    match points.doubles {
         true => m::MetricData::F64Gauge(data),
         false => m::MetricData::S64Gauge(data),
     }
 }
 
 fn sum_data(sum: &pm::Sum) -> m::MetricData {
-    let points = &sum.data_points;
-    let doubles = any_double(points);
-    let (start_time, time) = times(
-        points
-            .first()
-            .map(|p| (p.start_time_unix_nano, p.time_unix_nano)),
-    );
+    let points = number_points(&sum.data_points);
+    let (start_time, time) = times(points.first);
     let data = m::Sum {
         data_points: points
-            .iter()
-            .map(|p| m::SumDataPoint {
-                attributes: attributes(&p.attributes),
-                value: number(p.value, doubles),
-                exemplars: exemplars(&p.exemplars, doubles),
+            .parts
+            .into_iter()
+            .map(|(attributes, value, exemplars)| m::SumDataPoint {
+                attributes,
+                value,
+                exemplars,
             })
             .collect(),
         start_time,
@@ -324,7 +345,7 @@ fn sum_data(sum: &pm::Sum) -> m::MetricData {
         temporality: temporality(sum.aggregation_temporality),
         is_monotonic: sum.is_monotonic,
     };
-    match doubles {
+    match points.doubles {
         true => m::MetricData::F64Sum(data),
         false => m::MetricData::S64Sum(data),
     }
